@@ -1,0 +1,203 @@
+"""Length-prefixed framing: turning a byte stream into messages.
+
+Theory of operation
+-------------------
+TCP carries a stream of bytes, not messages. One `send` of b"hello" may
+arrive as b"he" then b"llo", and two sends may arrive glued together. To
+carry messages over a stream we put a *frame* around each one: a 4-byte
+big-endian length, then exactly that many bytes of payload::
+
+    +--------------------+--------------------------------+
+    | length: 4 bytes BE | payload: `length` bytes        |
+    +--------------------+--------------------------------+
+
+`encode_frame` builds a frame. `FrameDecoder` is the other half, and it
+does no I/O at all (it is "sans-I/O", like h11): you `feed` it whatever
+bytes arrived, in chunks of any size, and it returns the frames that are
+now complete. Because it never touches a socket, it is tested byte by
+byte without an event loop, and the same class serves a Trio stream, a
+blocking socket or the simulator.
+
+Two rules keep a decoder safe against a broken or hostile peer:
+
+- A maximum frame size, checked as soon as the 4-byte header arrives and
+  before any of the body is buffered: a peer that announces 4 GiB gets
+  `FrameTooLarge`, not 4 GiB of our memory.
+- End of stream in the middle of a frame is an error (`TruncatedFrame`),
+  never a silently shortened message. `feed(b"")` means end of stream.
+
+The buffer is a `bytearray` consumed once per `feed`, so a large frame
+arriving in many small chunks costs linear, not quadratic, time.
+
+`MessageStream` wraps any `trio.abc.Stream` (TCP, TLS, in-memory) and
+offers `send_message`, `receive_message` and `async for message in ...`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import trio
+
+HEADER_SIZE = 4
+DEFAULT_MAX_FRAME_SIZE = 1024 * 1024  # 1 MiB
+_LARGEST_ENCODABLE = 2**32 - 1
+
+
+class FramingError(Exception):
+    """The byte stream does not hold well-formed frames."""
+
+
+class FrameTooLarge(FramingError):
+    """A frame is larger than the agreed maximum."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"frame of {size} bytes exceeds the maximum of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class TruncatedFrame(FramingError):
+    """The stream ended in the middle of a frame."""
+
+    def __init__(self, buffered: int) -> None:
+        super().__init__(f"stream ended inside a frame ({buffered} bytes of it received)")
+        self.buffered = buffered
+
+
+def encode_frame(payload: bytes, *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> bytes:
+    """Return `payload` with its 4-byte big-endian length in front."""
+    size = len(payload)
+    if size > min(max_frame_size, _LARGEST_ENCODABLE):
+        raise FrameTooLarge(size, max_frame_size)
+    return size.to_bytes(HEADER_SIZE, "big") + payload
+
+
+class FrameDecoder:
+    """Sans-I/O decoder: bytes in (any chunking), complete frames out.
+
+    >>> decoder = FrameDecoder()
+    >>> decoder.feed(b"\\x00\\x00\\x00\\x05he")
+    []
+    >>> decoder.feed(b"llo\\x00\\x00\\x00\\x02hi")
+    [b'hello', b'hi']
+    >>> decoder.feed(b"")  # end of stream, cleanly between frames
+    []
+    """
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        self.max_frame_size = max_frame_size
+        self._buffer = bytearray()
+        self._error: FramingError | None = None
+        self._ended = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as a frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return every frame they complete.
+
+        `data == b""` signals end of stream: it raises `TruncatedFrame` if a
+        frame was cut short. After a `FramingError` the stream cannot be
+        trusted to be in sync again, so every later call raises it again.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._ended:
+            raise RuntimeError("feed() called after end of stream")
+        if not data:
+            self._ended = True
+            if self._buffer:
+                self._fail(TruncatedFrame(len(self._buffer)))
+            return []
+        self._buffer += data
+        return self._take_frames()
+
+    def _take_frames(self) -> list[bytes]:
+        frames = []
+        start = 0
+        view = memoryview(self._buffer)
+        try:
+            while len(view) - start >= HEADER_SIZE:
+                size = int.from_bytes(view[start : start + HEADER_SIZE], "big")
+                if size > self.max_frame_size:
+                    self._fail(FrameTooLarge(size, self.max_frame_size))
+                end = start + HEADER_SIZE + size
+                if end > len(view):
+                    break
+                frames.append(bytes(view[start + HEADER_SIZE : end]))
+                start = end
+        finally:
+            view.release()
+        del self._buffer[:start]
+        return frames
+
+    def _fail(self, error: FramingError) -> None:
+        self._error = error
+        self._buffer.clear()
+        raise error
+
+
+class MessageStream:
+    """Messages (bytes) over any Trio byte stream, framed by `encode_frame`.
+
+    `send_message` may be called from several tasks at once: a lock keeps
+    frames whole. `receive_message` belongs to one task at a time. At a
+    clean end of stream `receive_message` raises `trio.EndOfChannel` and
+    `async for` simply stops; a stream cut inside a frame raises
+    `TruncatedFrame`.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        *,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        receive_size: int = 65536,
+    ) -> None:
+        self.stream = stream
+        self.max_frame_size = max_frame_size
+        self._decoder = FrameDecoder(max_frame_size)
+        self._receive_size = receive_size
+        self._ready: deque[bytes] = deque()
+        self._peer_closed = False
+        self._send_lock = trio.Lock()
+
+    async def send_message(self, payload: bytes) -> None:
+        frame = encode_frame(payload, max_frame_size=self.max_frame_size)
+        async with self._send_lock:
+            await self.stream.send_all(frame)
+
+    async def send_eof(self) -> None:
+        """Half-close: tell the peer we will send nothing more (TCP FIN)."""
+        async with self._send_lock:
+            await self.stream.send_eof()
+
+    async def receive_message(self) -> bytes:
+        while not self._ready:
+            if self._peer_closed:
+                raise trio.EndOfChannel("the peer closed the stream")
+            data = await self.stream.receive_some(self._receive_size)
+            self._ready.extend(self._decoder.feed(data))
+            self._peer_closed = not data
+        return self._ready.popleft()
+
+    def __aiter__(self) -> MessageStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.receive_message()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+    async def __aenter__(self) -> MessageStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
