@@ -55,15 +55,10 @@ notebooks: $(STAMP)
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# Re-resolve the pinned versions from pyproject.toml (needs the network).
+# Re-resolve the pinned versions from pyproject.toml (needs the network):
+# requirements.lock (everything) and binder/requirements.txt (the runtime).
 lock:
-	rm -rf /tmp/passing-messages-lock
-	$(PYTHON) -m venv /tmp/passing-messages-lock
-	/tmp/passing-messages-lock/bin/python -m pip install --quiet --upgrade pip setuptools wheel
-	/tmp/passing-messages-lock/bin/python -m pip install --quiet -e '.[dev]'
-	/tmp/passing-messages-lock/bin/python -m pip freeze --exclude-editable --all \
-		| grep -v '^pip==' > $(LOCK)
-	$(BIN)/python -m tests.binder_requirements > binder/requirements.txt || true
+	$(PYTHON) tests/lock.py
 
 clean:
 	rm -rf $(VENV) .hypothesis

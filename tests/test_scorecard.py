@@ -44,5 +44,5 @@ def test_solved_notebooks_pass_every_task():
 
 
 def test_one_chapter_can_be_graded_alone():
-    code, rows, output = scorecard("-m", "exercises.scorecard", "00")
+    _, rows, output = scorecard("-m", "exercises.scorecard", "00")
     assert list(rows) == ["00-start-here"], output
