@@ -27,7 +27,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) \
 		--LabApp.news_url=None \
 		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
-		chapters/00-start-here.ipynb
+		--LabApp.default_url=/lab/tree/chapters/00-start-here.ipynb
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest tests chapters \

@@ -9,17 +9,15 @@ screenshots/chapter-00.png. Skipped, with the reason, where Chromium or
 Playwright is missing (`.ci/run` installs Chromium).
 """
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.lab import free_port, wait_for_json
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -28,25 +26,6 @@ pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM),
     reason="Debian's chromium is not installed (apt-get install chromium)",
 )
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_server(url, process, within=60.0):
-    give_up = time.monotonic() + within
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return json.load(response)
-        except OSError:
-            time.sleep(0.2)  # polling for readiness, not timing a result
-    raise TimeoutError(f"JupyterLab did not answer at {url}")
 
 
 @pytest.fixture
@@ -64,7 +43,7 @@ def lab(tmp_path):
     log = open(tmp_path / "lab.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        wait_for_server(f"http://127.0.0.1:{port}/api/status", process)
+        wait_for_json(f"http://127.0.0.1:{port}/api/status", process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
