@@ -26,8 +26,11 @@ Two rules keep a decoder safe against a broken or hostile peer:
 - End of stream in the middle of a frame is an error (`TruncatedFrame`),
   never a silently shortened message. `feed(b"")` means end of stream.
 
-The buffer is a `bytearray` consumed once per `feed`, so a large frame
-arriving in many small chunks costs linear, not quadratic, time.
+Frames that arrive whole inside one chunk are sliced straight out of it.
+Only the start of an unfinished frame waits in a `bytearray`, which grows
+by appending until the frame is complete, so a large frame arriving in many
+small chunks costs linear, not quadratic, time, and the decoder never holds
+more than one frame's worth of bytes.
 
 `MessageStream` wraps any `trio.abc.Stream` (TCP, TLS, in-memory) and
 offers `send_message`, `receive_message` and `async for message in ...`.
@@ -112,27 +115,48 @@ class FrameDecoder:
             if self._buffer:
                 self._fail(TruncatedFrame(len(self._buffer)))
             return []
-        self._buffer += data
-        return self._take_frames()
-
-    def _take_frames(self) -> list[bytes]:
-        frames = []
-        start = 0
-        view = memoryview(self._buffer)
-        try:
-            while len(view) - start >= HEADER_SIZE:
-                size = int.from_bytes(view[start : start + HEADER_SIZE], "big")
-                if size > self.max_frame_size:
-                    self._fail(FrameTooLarge(size, self.max_frame_size))
-                end = start + HEADER_SIZE + size
-                if end > len(view):
-                    break
-                frames.append(bytes(view[start + HEADER_SIZE : end]))
-                start = end
-        finally:
-            view.release()
-        del self._buffer[:start]
+        frames: list[bytes] = []
+        with memoryview(data) as unread:
+            if self._buffer:
+                unread = self._finish_buffered_frame(unread, frames)
+            unread = self._take_whole_frames(unread, frames)
+            self._buffer += unread
         return frames
+
+    def _finish_buffered_frame(self, unread: memoryview, frames: list[bytes]) -> memoryview:
+        """Complete the frame whose start is buffered; return what `unread` has left."""
+        missing_header = HEADER_SIZE - len(self._buffer)
+        if missing_header > 0:
+            self._buffer += unread[:missing_header]
+            unread = unread[missing_header:]
+            if len(self._buffer) < HEADER_SIZE:
+                return unread
+        end = HEADER_SIZE + self._frame_size(self._buffer[:HEADER_SIZE])
+        missing_body = end - len(self._buffer)
+        if len(unread) < missing_body:
+            self._buffer += unread
+        else:
+            with memoryview(self._buffer) as buffered:
+                frames.append(b"".join([buffered[HEADER_SIZE:], unread[:missing_body]]))
+            self._buffer.clear()
+        return unread[missing_body:]
+
+    def _take_whole_frames(self, unread: memoryview, frames: list[bytes]) -> memoryview:
+        """Slice every complete frame out of `unread`; return the unfinished rest."""
+        while len(unread) >= HEADER_SIZE:
+            end = HEADER_SIZE + self._frame_size(unread[:HEADER_SIZE])
+            if len(unread) < end:
+                break
+            frames.append(bytes(unread[HEADER_SIZE:end]))
+            unread = unread[end:]
+        return unread
+
+    def _frame_size(self, header: bytearray | memoryview) -> int:
+        """Read a header; reject the frame before its body arrives if it is too large."""
+        size = int.from_bytes(header, "big")
+        if size > self.max_frame_size:
+            self._fail(FrameTooLarge(size, self.max_frame_size))
+        return size
 
     def _fail(self, error: FramingError) -> None:
         self._error = error
@@ -167,8 +191,16 @@ class MessageStream:
 
     async def send_message(self, payload: bytes) -> None:
         frame = encode_frame(payload, max_frame_size=self.max_frame_size)
-        async with self._send_lock:
+        # `async with lock` yields to the scheduler even when the lock is
+        # free; send_all is a checkpoint anyway, so take a free lock at once.
+        try:
+            self._send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._send_lock.acquire()
+        try:
             await self.stream.send_all(frame)
+        finally:
+            self._send_lock.release()
 
     async def send_eof(self) -> None:
         """Half-close: tell the peer we will send nothing more (TCP FIN)."""
