@@ -72,6 +72,11 @@ class TrioThread:
         self._check_running()
         return trio.from_thread.run(async_fn, *args, trio_token=self._token)
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the loop has ended (closed, or a task crashed); True if it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def close(self) -> None:
         """Cancel every background task and wait for the thread to end."""
         if self.running:

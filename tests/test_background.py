@@ -78,6 +78,10 @@ def test_a_crashed_background_task_is_reported():
 
     bg = TrioThread()
     bg.start_soon(crash)
+    assert bg.join(timeout=30), "a crash must end the loop"
+    assert not bg.running
+    with pytest.raises(RuntimeError, match="crashed"):
+        bg.call(trio.sleep, 0)
     with pytest.raises(RuntimeError, match="crashed") as info:
         bg.close()
     assert "boom" in repr(info.value.__cause__)
