@@ -31,7 +31,8 @@ import trio
 
 from reference.delay_proxy import serve_delay_proxy
 from reference.framing import encode_frame
-from reference.rpc import Request, RpcClient, RpcServer, encode_message, serve_rpc
+from reference.rpc import RpcClient, RpcServer, serve_rpc
+from reference.rpc_wire import Request, encode_message
 
 PAYLOAD = bytes(32)
 IN_FLIGHT = 64

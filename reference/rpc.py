@@ -1,31 +1,16 @@
-"""Remote procedure calls over framed CBOR: the wire format, a client, a server.
+"""Remote procedure calls over Trio streams: a client and a server.
 
 Theory of operation
 -------------------
-An RPC layer makes "ask another process to run a function" look like a
-call. Underneath are three kinds of message, each a CBOR map in one frame
-of a `MessageStream` (chapter 01's framing, chapter 02's CBOR)::
+reference/rpc_wire.py says what travels — requests, notifications,
+results and error replies, each a CBOR map in one frame. This module moves
+them over a `trio.abc.Stream`: `RpcClient` makes calls, `RpcServer` runs
+methods, and `serve_rpc` puts a server on a TCP port.
 
-    request       {"id": 7, "method": "add", "params": [2, 3]}
-    response      {"id": 7, "result": 5}
-               or {"id": 7, "error": {"type": "ZeroDivisionError", "message": "..."}}
-    notification  {"method": "log", "params": ["hello"]}      no id, no reply
-
-The *id* is a correlation id. The client keeps many calls in flight on one
-connection and matches each response to its call by id, in the sans-I/O
-`PendingCalls` table (reference/pending.py), so responses may come back in
-any order. `decode_message` checks every incoming message and raises
-`ProtocolError` for anything that is not exactly one of these shapes (map
-keys must be text, which also shuts out hash-flooding with crafted keys).
-
-Each end of a connection has one *writer* task, the only task that writes
-to the stream. Everyone else — callers on the client, methods on the
-server — hands it a message through a bounded queue. Two things follow.
-Frames are never interleaved, and never cut in half: a caller cancelled by
-its deadline while writing would leave half a frame behind and the stream
-out of sync for good. And whatever is queued goes out in one `send_all`,
-so a busy connection sends many messages per system call. On the client a
-reader task delivers each response to the caller waiting for it:
+The client keeps many calls in flight on one connection and matches each
+reply to its call by id, in the sans-I/O `PendingCalls` table
+(reference/pending.py), so replies may come back in any order. A reader
+task hands each reply to the caller waiting for it::
 
     async with RpcClient(stream) as client:
         with trio.fail_after(1.0):              # the deadline, at the call site
@@ -36,6 +21,15 @@ When the deadline fires, `call` removes its pending entry and raises
 as late. What the caller cannot know is whether the method ran: the
 request may have been lost, or run with its reply lost, or be running
 still. That question is chapter 04's.
+
+Each end of a connection has one *writer* task, the only task that writes
+to the stream. Everyone else — callers on the client, methods on the
+server — hands it a frame through a bounded queue. Two things follow.
+Frames are never interleaved, and never cut in half: a caller cancelled by
+its deadline while writing would leave half a frame behind and the stream
+out of sync for good, whereas a deadline can only cancel the wait for a
+place in the queue. And whatever is queued goes out in one `send_all`, so
+a busy connection sends many frames per system call.
 
 Three bounds keep memory flat however fast callers call and however slowly
 the peer reads:
@@ -50,15 +44,12 @@ the peer reads:
   client. Other connections have slots of their own and carry on;
 - a frame is at most `max_frame_size` bytes (checked before buffering it).
 
-Errors keep their meaning across the wire. A method that raises gives the
-caller a `RemoteError` with the exception's type name and message; an
-unknown method or wrong arguments give a `RemoteError` too
-("MethodNotFound", "InvalidParams") and the connection stays up. Input
-that leaves the stream untrustworthy — bytes that are not CBOR, an
-oversize frame, a message of no known shape — makes the server send a
-farewell (an error response without an id) and close that one connection.
-When a connection ends, for any reason, every pending call fails at once
-with `ConnectionLost`.
+A method that raises, an unknown method or wrong arguments give the
+caller a `RemoteError`, and the connection stays up. Input that leaves the
+stream untrustworthy — bytes that are not CBOR, an oversize frame, a
+message of no known shape — makes the server send a farewell and close
+that one connection. When a connection ends, for any reason, every pending
+call fails at once with `ConnectionLost`.
 
 Methods that are plain functions run in the server's reader task itself:
 they cannot wait, so a task of their own would only add a trip through the
@@ -70,162 +61,36 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import io
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import cbor2
 import trio
 
-from reference.framing import (
-    DEFAULT_MAX_FRAME_SIZE,
-    FrameTooLarge,
-    FramingError,
-    MessageStream,
-    encode_frame,
-)
+from reference.framing import DEFAULT_MAX_FRAME_SIZE, FramingError, MessageStream, encode_frame
 from reference.pending import PendingCalls, UnknownCallId
+from reference.rpc_wire import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    ErrorReply,
+    Notification,
+    ProtocolError,
+    RemoteError,
+    Request,
+    Result,
+    RpcError,
+    decode_message,
+    encode_message,
+    encode_reply,
+)
 
-METHOD_NOT_FOUND = "MethodNotFound"
-INVALID_PARAMS = "InvalidParams"
-INVALID_REQUEST = "InvalidRequest"
-MAX_NESTING = 64  # the deepest a decoded message may nest
 BATCH_BYTES = 65536  # the most a writer joins into one send_all
 FAREWELL_TIMEOUT = 1.0  # seconds to try to tell a misbehaving peer why we hang up
-_LARGEST_ID = 2**64 - 1
-
-
-class RpcError(Exception):
-    """Base class for the errors an RPC call can raise."""
-
-
-class RemoteError(RpcError):
-    """The remote side answered the call with an error."""
-
-    def __init__(self, type: str, message: str) -> None:
-        super().__init__(f"{type}: {message}")
-        self.type = type
-        self.message = message
 
 
 class ConnectionLost(RpcError):
     """The connection ended before the call was answered."""
-
-
-class ProtocolError(RpcError):
-    """A message does not follow the wire format.
-
-    `call_id` is set when the message was a request whose id could be read,
-    so that the error can be answered without closing the connection.
-    """
-
-    def __init__(self, reason: str, call_id: int | None = None) -> None:
-        super().__init__(reason)
-        self.call_id = call_id
-
-
-# ---------------------------------------------------------------- wire format
-
-
-@dataclass(frozen=True)
-class Request:
-    id: int
-    method: str
-    params: list[Any]
-
-
-@dataclass(frozen=True)
-class Notification:
-    method: str
-    params: list[Any]
-
-
-@dataclass(frozen=True)
-class Result:
-    id: int
-    value: Any
-
-
-@dataclass(frozen=True)
-class ErrorReply:
-    id: int | None  # None: a farewell, about the connection rather than a call
-    type: str
-    message: str
-
-
-Message = Request | Notification | Result | ErrorReply
-
-
-def encode_message(message: Message) -> bytes:
-    """The CBOR body of `message` (raises `cbor2.CBOREncodeError` if it cannot be)."""
-    match message:
-        case Request(call_id, method, params):
-            body = {"id": call_id, "method": method, "params": params}
-        case Notification(method, params):
-            body = {"method": method, "params": params}
-        case Result(call_id, value):
-            body = {"id": call_id, "result": value}
-        case ErrorReply(call_id, error_type, text):
-            body = {} if call_id is None else {"id": call_id}
-            body["error"] = {"type": error_type, "message": text}
-    return cbor2.dumps(body)
-
-
-def decode_message(payload: bytes) -> Message:
-    """Parse and check one message body; raise `ProtocolError` if it is malformed."""
-    body = _decode_cbor(payload)
-    if not isinstance(body, dict):
-        raise ProtocolError(f"a message must be a CBOR map, not {type(body).__name__}")
-    call_id = body.get("id")
-    if "id" in body and not _is_call_id(call_id):
-        raise ProtocolError(f"id must be an integer from 0 to 2**64-1, not {call_id!r:.40}")
-    if "method" in body:
-        return _decode_call(body, call_id)
-    if ("result" in body) == ("error" in body):
-        raise ProtocolError("a message needs a method, a result or an error (one of the last two)")
-    if "result" in body:
-        if call_id is None:
-            raise ProtocolError("a result needs the id of its request")
-        return Result(call_id, body["result"])
-    error = body["error"]
-    if not (
-        isinstance(error, dict)
-        and isinstance(error.get("type"), str)
-        and isinstance(error.get("message"), str)
-    ):
-        raise ProtocolError("error must be a map with text fields 'type' and 'message'")
-    return ErrorReply(call_id, error["type"], error["message"])
-
-
-def _decode_call(body: dict[Any, Any], call_id: int | None) -> Request | Notification:
-    if "result" in body or "error" in body:
-        raise ProtocolError("a request cannot carry a result or an error", call_id)
-    method, params = body["method"], body.get("params", [])
-    if not isinstance(method, str):
-        raise ProtocolError("method must be a text string", call_id)
-    if not isinstance(params, list):
-        raise ProtocolError("params must be an array", call_id)
-    if call_id is None:
-        return Notification(method, params)
-    return Request(call_id, method, params)
-
-
-def _decode_cbor(payload: bytes) -> Any:
-    source = io.BytesIO(payload)
-    try:
-        body = cbor2.CBORDecoder(
-            source, max_depth=MAX_NESTING, allow_duplicate_keys=False, strict_hashable_types=True
-        ).decode()
-    except Exception as exc:  # cbor2 raises several types for bad input
-        raise ProtocolError(f"the body is not valid CBOR ({exc})") from exc
-    if source.tell() != len(payload):
-        raise ProtocolError(f"{len(payload) - source.tell()} bytes left over after the message")
-    return body
-
-
-def _is_call_id(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _LARGEST_ID
 
 
 # ----------------------------------------------------- the writer, both sides
@@ -239,31 +104,28 @@ async def _take_slot(slots: trio.Semaphore) -> None:
         await slots.acquire()
 
 
-async def _queue(outgoing: trio.MemorySendChannel[bytes], payload: bytes) -> None:
-    """Hand a message to the writer; wait only if its queue is full."""
+async def _queue(outgoing: trio.MemorySendChannel[bytes], frame: bytes) -> None:
+    """Hand a frame to the writer; wait only if its queue is full."""
     try:
-        outgoing.send_nowait(payload)
+        outgoing.send_nowait(frame)
     except trio.WouldBlock:
-        await outgoing.send(payload)
+        await outgoing.send(frame)
 
 
 async def _write_queued(
-    stream: trio.abc.SendStream, queued: trio.MemoryReceiveChannel[bytes], max_frame_size: int
+    stream: trio.abc.SendStream, queued: trio.MemoryReceiveChannel[bytes]
 ) -> Exception | None:
-    """Be a connection's only writer: frame and send queued messages until the queue closes.
+    """Be a connection's only writer: send queued frames until the queue closes.
 
     Whatever is waiting goes out in one `send_all`, so a busy connection
-    sends many messages per system call. Returns the error if the stream broke.
+    sends many frames per system call. Returns the error if the stream broke.
     """
     async with queued:
-        async for payload in queued:
-            batch = [encode_frame(payload, max_frame_size=max_frame_size)]
-            size = len(batch[0])
+        async for frame in queued:
+            batch, size = [frame], len(frame)
             while size < BATCH_BYTES:
                 try:
-                    batch.append(
-                        encode_frame(queued.receive_nowait(), max_frame_size=max_frame_size)
-                    )
+                    batch.append(queued.receive_nowait())
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
                 size += len(batch[-1])
@@ -398,11 +260,11 @@ class RpcClient:
         )
 
     async def _send(self, message: Request | Notification) -> None:
-        payload = encode_message(message)
-        if len(payload) > self._messages.max_frame_size:  # the caller's mistake: say so here
-            raise FrameTooLarge(len(payload), self._messages.max_frame_size)
+        # Encoded here, not in the writer, so that a request that cannot be
+        # sent (FrameTooLarge, CBOREncodeError) is the caller's error, raised at the call.
+        frame = encode_frame(encode_message(message), max_frame_size=self._messages.max_frame_size)
         try:
-            await _queue(self._outgoing, payload)
+            await _queue(self._outgoing, frame)
         except trio.ClosedResourceError:
             self._check_connection()
 
@@ -411,9 +273,8 @@ class RpcClient:
             raise ConnectionLost(self._lost_reason)
 
     async def _write_requests(self) -> None:
-        stream, max_frame_size = self._messages.stream, self._messages.max_frame_size
         try:
-            error = await _write_queued(stream, self._queued, max_frame_size)
+            error = await _write_queued(self._messages.stream, self._queued)
             if error is not None:
                 self._lose_connection(f"sending failed ({error!r})")
         finally:
@@ -509,7 +370,7 @@ class RpcServer:
         self._stats.connections_open += 1
         try:
             async with messages, trio.open_nursery() as nursery:
-                nursery.start_soon(_write_queued, stream, queued, self.max_frame_size)
+                nursery.start_soon(_write_queued, stream, queued)
                 async with outgoing:  # closing it lets the writer finish
                     farewell = await self._serve_requests(messages, outgoing)
                     if farewell is not None:
@@ -598,15 +459,9 @@ class RpcServer:
         self, outgoing: trio.MemorySendChannel[bytes], reply: Result | ErrorReply
     ) -> None:
         """Queue a reply for the writer; if it cannot be sent, queue the reason instead."""
-        try:
-            payload = encode_message(reply)
-            if len(payload) > self.max_frame_size:
-                raise FrameTooLarge(len(payload), self.max_frame_size)
-        except (cbor2.CBOREncodeError, FrameTooLarge) as exc:
-            problem = f"the result could not be sent: {exc}"
-            payload = encode_message(ErrorReply(reply.id, type(exc).__name__, problem))
+        frame = encode_reply(reply, self.max_frame_size)
         with contextlib.suppress(trio.BrokenResourceError):  # the writer stopped: peer gone
-            await _queue(outgoing, payload)
+            await _queue(outgoing, frame)
 
 
 async def serve_rpc(

@@ -1,4 +1,6 @@
-"""RPC client and server: in-memory with virtual time, then over real loopback TCP."""
+"""RPC client and server: in-memory with virtual time, then over real loopback TCP.
+
+The wire format on its own is tested in tests/test_rpc_wire.py."""
 
 import os
 import random
@@ -17,24 +19,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference.framing import FrameTooLarge, MessageStream, encode_frame
-from reference.rpc import (
+from reference.rpc import ConnectionLost, RpcClient, RpcServer, serve_rpc
+from reference.rpc_wire import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
-    ConnectionLost,
     ErrorReply,
-    Notification,
-    ProtocolError,
     RemoteError,
     Request,
     Result,
-    RpcClient,
-    RpcServer,
     decode_message,
     encode_message,
-    serve_rpc,
 )
 from reference.sync_client import BlockingRpcClient
+from tests.test_rpc_wire import cbor_values
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -129,101 +127,6 @@ class ChoppyStream(trio.abc.Stream):
 
     async def aclose(self):
         await self.stream.aclose()
-
-
-# ----------------------------------------------------------- the wire format
-
-
-@pytest.mark.parametrize(
-    "message",
-    [
-        Request(0, "add", [1, 2]),
-        Request(2**64 - 1, "echo", [{"nested": [b"bytes", None, 1.5]}]),
-        Notification("remember", ["x"]),
-        Result(7, None),
-        Result(7, [1, "two"]),
-        ErrorReply(7, "ValueError", "bad"),
-        ErrorReply(None, "ProtocolError", "goodbye"),
-    ],
-)
-def test_every_message_kind_survives_the_wire(message):
-    assert decode_message(encode_message(message)) == message
-
-
-def test_the_wire_format_is_a_plain_cbor_map():
-    assert cbor2.loads(encode_message(Request(7, "add", [2, 3]))) == {
-        "id": 7,
-        "method": "add",
-        "params": [2, 3],
-    }
-    assert cbor2.loads(encode_message(Notification("log", []))) == {"method": "log", "params": []}
-
-
-def test_params_may_be_left_out():
-    assert decode_message(cbor2.dumps({"id": 1, "method": "ping"})) == Request(1, "ping", [])
-
-
-@pytest.mark.parametrize(
-    ("body", "answerable"),
-    [
-        (b"\xff", False),  # not CBOR
-        (cbor2.dumps([1, "add", [1, 2]]), False),  # not a map
-        (cbor2.dumps({"id": 1, "method": "add"}) + b"\x00", False),  # trailing bytes
-        (cbor2.dumps({"id": -1, "method": "add"}), False),
-        (cbor2.dumps({"id": 2**64, "method": "add"}), False),
-        (cbor2.dumps({"id": True, "method": "add"}), False),
-        (cbor2.dumps({"id": "7", "method": "add"}), False),
-        (cbor2.dumps({"id": 1}), False),  # neither method, result nor error
-        (cbor2.dumps({"id": 1, "result": 1, "error": {}}), False),
-        (cbor2.dumps({"result": 1}), False),  # a result without an id
-        (cbor2.dumps({"id": 1, "error": "bad"}), False),
-        (cbor2.dumps({"id": 1, "error": {"type": 1, "message": "m"}}), False),
-        (cbor2.dumps({"id": 1, "method": 7}), True),
-        (cbor2.dumps({"id": 1, "method": "add", "params": {"a": 1}}), True),
-        (cbor2.dumps({"id": 1, "method": "add", "result": 3}), True),
-        (cbor2.dumps({"method": 7}), False),  # a bad notification cannot be answered
-        (b"\x81" * 100 + b"\x00", False),  # nested deeper than MAX_NESTING
-    ],
-)
-def test_malformed_messages_raise_protocol_error(body, answerable):
-    with pytest.raises(ProtocolError) as caught:
-        decode_message(body)
-    assert (caught.value.call_id is not None) == answerable
-
-
-def test_duplicate_keys_are_rejected():
-    duplicate = b"\xa2" + cbor2.dumps("id") + b"\x01" + cbor2.dumps("id") + b"\x02"
-    with pytest.raises(ProtocolError):
-        decode_message(duplicate)
-
-
-@given(st.binary(max_size=64))
-def test_decoding_arbitrary_bytes_raises_nothing_but_protocol_error(data):
-    with suppress(ProtocolError):
-        decode_message(data)
-
-
-cbor_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.binary(max_size=5),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(
-            st.sampled_from(["id", "method", "params", "result", "error", "type"]),
-            children,
-            max_size=4,
-        )
-    ),
-    max_leaves=10,
-)
-
-
-@given(st.dictionaries(st.sampled_from(["id", "method", "params", "result", "error"]), cbor_values))
-def test_decoding_arbitrary_maps_gives_a_message_or_protocol_error(body):
-    try:
-        message = decode_message(cbor2.dumps(body))
-    except ProtocolError:
-        return
-    assert decode_message(encode_message(message)) == message
 
 
 # -------------------------------------------- calls over memory, virtual time
