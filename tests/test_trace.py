@@ -1,4 +1,4 @@
-"""Traces: serialization, space-time diagrams and Mermaid text."""
+"""Traces: serialization, Mermaid text and space-time diagrams (reference/spacetime.py)."""
 
 from __future__ import annotations
 
@@ -136,6 +136,23 @@ def test_labels_are_left_out_when_there_are_too_many_messages():
     assert "data 0 0" not in texts_of(sim.trace.draw(max_labels=3))
     custom = texts_of(sim.trace.draw(label=lambda msg: f"<{msg[0]}>", max_labels=1000))
     assert "<data>" in custom and "<ack>" in custom
+
+
+def test_partition_labels_name_one_way_links_and_summarize_many():
+    nodes = ["a", "b", "c", "d", "e"]
+    trace = Trace(
+        [
+            *(Start(0.0, name) for name in nodes),
+            Partition(1.0, ("a",), ("b",), True),
+            Partition(2.0, ("a", "b"), ("c", "d", "e"), False),
+            Heal(3.0, (), (), False),
+            Note(4.0, "a", "healed"),
+        ]
+    )
+    fig = trace.draw()
+    partitions = [text for text in texts_of(fig) if text.startswith("partition: ")]
+    assert partitions == ["partition: a→b", "partition: a↔c, a↔d, a↔e, b↔c (+3)"]
+    assert len(fig.axes[0].patches) == 2  # one shaded span per cut, none after the heal
 
 
 def test_a_window_of_time_and_an_empty_trace_can_be_drawn():
