@@ -31,8 +31,8 @@ from typing import Any
 
 from reference.framing import DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FramingError, encode_frame
 from reference.pending import PendingCalls, UnknownCallId
-from reference.rpc import (
-    ConnectionLost,
+from reference.rpc import ConnectionLost
+from reference.rpc_wire import (
     ErrorReply,
     Notification,
     ProtocolError,

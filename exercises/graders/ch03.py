@@ -22,7 +22,7 @@ import trio
 from exercises.grading import grader, short
 from reference.pending import PendingCalls as ReferencePendingCalls
 from reference.pending import UnknownCallId
-from reference.rpc import Request
+from reference.rpc_wire import Request
 
 # --- Task 1: PendingCalls ---------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 import trio
 
 from reference.pending import UnknownCallId
-from reference.rpc import Request
+from reference.rpc_wire import Request
 
 # --- Task 1: PendingCalls ---------------------------------------------------------------------
 
