@@ -42,6 +42,8 @@ def pytest_terminal_summary(terminalreporter):
         write(f"  {Path(notebook).stem:<36} {sum(passed)} / {len(passed)}")
     total = [p for results in _results.values() for p in results]
     write(f"  {'total':<36} {sum(total)} / {len(total)}")
+    if not all(total):
+        write("To see why a task fails, run its check cell in the notebook: it names the case.")
 
 
 def notebooks_for(chapters: list[str], folder: Path = ROOT) -> list[Path]:
