@@ -30,6 +30,7 @@ from reference.framing import (
     TruncatedFrame,
     encode_frame,
 )
+from reference.piecewise import piecewise_stream_pair
 
 SEEDS = range(8)
 
@@ -334,37 +335,10 @@ def test_garbage_input_is_bounded_and_fails_only_with_framing_errors(data, garba
 # --- MessageStream over in-memory streams ---------------------------------------------------
 
 
-def chunky_stream_pair(rng: random.Random, max_chunk: int):
-    """Two connected in-memory streams that deliver data in random pieces of 1..max_chunk bytes."""
-
-    def one_way():
-        send_stream, receive_stream = trio.testing.memory_stream_one_way_pair()
-
-        def pump_a_little():
-            trio.testing.memory_stream_pump(
-                send_stream, receive_stream, max_bytes=rng.randint(1, max_chunk)
-            )
-
-        async def pump_a_little_async():
-            pump_a_little()
-
-        send_stream.send_all_hook = pump_a_little_async
-        send_stream.close_hook = pump_a_little
-        receive_stream.receive_some_hook = pump_a_little_async
-        return send_stream, receive_stream
-
-    left_send, right_receive = one_way()
-    right_send, left_receive = one_way()
-    return (
-        trio.StapledStream(left_send, left_receive),
-        trio.StapledStream(right_send, right_receive),
-    )
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_messages_survive_random_chunking_both_ways(seed):
     rng = random.Random(seed)
-    left, right = chunky_stream_pair(rng, max_chunk=rng.choice([1, 3, 50, 2000]))
+    left, right = piecewise_stream_pair(rng, max_piece=rng.choice([1, 3, 50, 2000]))
     client, server = MessageStream(left), MessageStream(right)
     questions = random_payloads(rng, count=40, largest=2000)
     answers = []
@@ -406,7 +380,7 @@ async def test_receive_message_returns_each_message_then_end_of_channel():
 
 
 async def test_async_iteration_stops_at_a_clean_end_of_stream():
-    left, right = chunky_stream_pair(random.Random(1), max_chunk=2)
+    left, right = piecewise_stream_pair(random.Random(1), max_piece=2)
     async with MessageStream(left) as sender:
         for word in [b"alpha", b"", b"gamma"]:
             await sender.send_message(word)
@@ -415,7 +389,7 @@ async def test_async_iteration_stops_at_a_clean_end_of_stream():
 
 
 async def test_a_peer_closing_mid_frame_raises_truncated_frame():
-    left, right = chunky_stream_pair(random.Random(2), max_chunk=3)
+    left, right = piecewise_stream_pair(random.Random(2), max_piece=3)
     await left.send_all(encode_frame(b"complete") + encode_frame(b"cut short")[:-2])
     await left.aclose()
     receiver = MessageStream(right)
@@ -444,7 +418,7 @@ async def test_send_message_refuses_an_oversize_payload_without_sending():
 
 
 async def test_concurrent_senders_keep_frames_whole():
-    left, right = chunky_stream_pair(random.Random(3), max_chunk=100)
+    left, right = piecewise_stream_pair(random.Random(3), max_piece=100)
     original_hook = left.send_stream.send_all_hook
 
     async def slow_send_hook():

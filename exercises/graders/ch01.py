@@ -26,6 +26,7 @@ from reference.framing import (
     TruncatedFrame,
     encode_frame,
 )
+from reference.piecewise import piecewise_stream_pair
 
 # --- Task 1: encode_frame --------------------------------------------------------------------
 
@@ -242,32 +243,6 @@ def two_decoders_interleaved(decoder_class):
 # --- Task 3: serve_echo ----------------------------------------------------------------------
 
 
-def chunky_stream_pair(rng, max_piece):
-    """Two connected in-memory streams that deliver bytes in random pieces of 1..max_piece."""
-
-    def one_way():
-        send_stream, receive_stream = trio.testing.memory_stream_one_way_pair()
-
-        def pump_a_piece():
-            trio.testing.memory_stream_pump(
-                send_stream, receive_stream, max_bytes=rng.randint(1, max_piece)
-            )
-
-        async def pump_a_piece_async():
-            pump_a_piece()
-
-        send_stream.send_all_hook = pump_a_piece_async
-        send_stream.close_hook = pump_a_piece
-        receive_stream.receive_some_hook = pump_a_piece_async
-        return send_stream, receive_stream
-
-    client_send, server_receive = one_way()
-    server_send, client_receive = one_way()
-    client = trio.StapledStream(client_send, client_receive)
-    server = trio.StapledStream(server_send, server_receive)
-    return client, server
-
-
 class MemoryListener(trio.abc.Listener):
     """A listener whose connections are in-memory streams with random small pieces."""
 
@@ -276,7 +251,7 @@ class MemoryListener(trio.abc.Listener):
         self.waiting_send, self.waiting = trio.open_memory_channel(math.inf)
 
     async def connect(self):
-        client, server = chunky_stream_pair(self.rng, self.max_piece)
+        client, server = piecewise_stream_pair(self.rng, self.max_piece)
         await self.waiting_send.send(server)
         return client
 
