@@ -1,4 +1,4 @@
-"""Throughput of the durable queue (reference/queue.py): put + get + ack per second.
+"""Throughput of the durable queue (reference/delivery/durable_queue.py): put+get+ack per s.
 
 Each configuration starts from an empty queue file, puts N messages of
 128 bytes, then gets and acks them all; the figure is N divided by the
@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reference.queue import DurableQueue
+from reference.delivery.durable_queue import DurableQueue
 
 BODY = bytes(range(128))
 BATCH = 100

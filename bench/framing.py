@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import trio
 
-from reference.framing import FrameDecoder, MessageStream, encode_frame
+from reference.wire.framing import FrameDecoder, MessageStream, encode_frame
 
 REPETITIONS = 9
 CHUNK = 1021

@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/rpc.py
 
 Everything runs in one Trio process over loopback TCP: client, server and,
-for the second half, `reference/delay_proxy.py` adding 1 ms each way.
+for the second half, `reference/tools/delay_proxy.py` adding 1 ms each way.
 
 - raw echo: one `send_all` of a message as long as an RPC request frame,
   then `receive_some` until the echo is back; the server task echoes bytes.
@@ -29,10 +29,11 @@ from functools import partial
 
 import trio
 
-from reference.delay_proxy import serve_delay_proxy
-from reference.framing import encode_frame
-from reference.rpc import RpcClient, RpcServer, serve_rpc
-from reference.rpc_wire import Request, encode_message
+from reference.rpc.client import RpcClient
+from reference.rpc.server import RpcServer, serve_rpc
+from reference.rpc.wire import Request, encode_message
+from reference.tools.delay_proxy import serve_delay_proxy
+from reference.wire.framing import encode_frame
 
 PAYLOAD = bytes(32)
 IN_FLIGHT = 64

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import cbor2
 
-from reference import cbor
+from reference.wire import cbor
 
 REPEATS = 7
 SECONDS_PER_REPEAT = 0.15
@@ -70,7 +70,7 @@ CODECS: dict[str, tuple[Callable[[dict], bytes], Callable[[bytes], object]]] = {
     "JSON (bytes as base64)": (json_encode, json_decode),
     "cbor2": (cbor2.dumps, cbor2.loads),
     "pickle": (pickle.dumps, pickle.loads),
-    "reference.cbor": (cbor.dumps, cbor.loads),
+    "reference.wire.cbor": (cbor.dumps, cbor.loads),
 }
 
 
@@ -101,8 +101,8 @@ def main() -> None:
                 f"{seconds * 1e6:>13.1f} us{seconds / baseline:>9.2f}x"
             )
     typical, large = MESSAGES
-    ratio = best[typical, "reference.cbor"] / best[typical, "cbor2"]
-    ratio_large = best[large, "reference.cbor"] / best[large, "cbor2"]
+    ratio = best[typical, "reference.wire.cbor"] / best[typical, "cbor2"]
+    ratio_large = best[large, "reference.wire.cbor"] / best[large, "cbor2"]
     print(
         json.dumps(
             {

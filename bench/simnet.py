@@ -17,9 +17,10 @@ import functools
 import json
 import time
 
-from reference.node import Node
-from reference.reliable import ReliableReceiver, SlidingWindowSender, StopAndWaitSender
-from reference.simnet import Fixed, Link, Simulation, Uniform
+from reference.delivery.reliable import ReliableReceiver, SlidingWindowSender, StopAndWaitSender
+from reference.net.links import Fixed, Link, Uniform
+from reference.net.node import Node
+from reference.net.simnet import Simulation
 
 RING_NODES = 16
 RING_TOKENS = 64

@@ -1,6 +1,6 @@
 """Graders for exercises/01-messages-over-sockets.ipynb: framing and a concurrent server.
 
-`encode_frame` and the decoder are compared with `reference/framing.py` on
+`encode_frame` and the decoder are compared with `reference/wire/framing.py` on
 hand-picked cases (empty payloads, split headers, many frames per chunk,
 oversize headers, streams cut short) and on seeded random streams cut into
 random pieces.
@@ -19,14 +19,14 @@ import trio
 import trio.testing
 
 from exercises.grading import grader, short
-from reference.framing import (
+from reference.tools.piecewise import piecewise_stream_pair
+from reference.wire.framing import (
     DEFAULT_MAX_FRAME_SIZE,
     FrameTooLarge,
     MessageStream,
     TruncatedFrame,
     encode_frame,
 )
-from reference.piecewise import piecewise_stream_pair
 
 # --- Task 1: encode_frame --------------------------------------------------------------------
 

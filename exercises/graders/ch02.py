@@ -1,13 +1,13 @@
 """Graders for exercises/02-serialization.ipynb: CBOR heads, strings, containers, versions.
 
-The reference modules are the oracles: inputs are built with `reference.cbor.dumps`, a decoded
-value must equal what `reference.cbor.loads` gives, and a read message must equal what
-`reference.messages.MessageReader` makes of the same envelope.
+The reference modules are the oracles: inputs are built with `reference.wire.cbor.dumps`, a decoded
+value must equal what `reference.wire.cbor.loads` gives, and a read message must equal what
+`reference.wire.schemas.MessageReader` makes of the same envelope.
 """
 
 from exercises.grading import grader, short
-from reference.cbor import CBORDecodeError, dumps, loads
-from reference.messages import EnvelopeError, Field, MessageReader, Schema
+from reference.wire.cbor import CBORDecodeError, dumps, loads
+from reference.wire.schemas import EnvelopeError, Field, MessageReader, Schema
 
 HUGE_STRING = bytes.fromhex("5b4000000000000000")  # a byte string of 2**62 bytes, then nothing
 HUGE_ARRAY = bytes.fromhex("9b4000000000000000")  # an array of 2**62 items

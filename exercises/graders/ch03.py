@@ -4,7 +4,7 @@ and bounded concurrency.
 `PendingCalls` is driven step by step (no event loop) through hand-picked
 cases — out-of-order replies, duplicates, late replies after `discard`,
 ids never issued, a lost connection — and then through seeded random
-sequences of operations, compared with `reference/pending.py`.
+sequences of operations, compared with `reference/rpc/pending.py`.
 
 `call_with_deadline` and `call_all` run on Trio's virtual clock against a
 fake connection and a fake client whose replies take known times, so the
@@ -20,9 +20,9 @@ from functools import partial
 import trio
 
 from exercises.grading import grader, short
-from reference.pending import PendingCalls as ReferencePendingCalls
-from reference.pending import UnknownCallId
-from reference.rpc_wire import Request
+from reference.rpc.pending import PendingCalls as ReferencePendingCalls
+from reference.rpc.pending import UnknownCallId
+from reference.rpc.wire import Request
 
 # --- Task 1: PendingCalls ---------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 The first two tasks are pure functions and classes, tried case by case.
 The sliding-window sender is a node: it is run on the simulator
-(`reference.simnet`) against the workbook's `ReliableReceiver`, over a link
+(`reference.net.simnet`) against the workbook's `ReliableReceiver`, over a link
 that loses 40% of messages, duplicates 20% and reorders them, for several
 seeds, and judged by what the trace shows.
 """
@@ -12,9 +12,10 @@ import math
 import random
 
 from exercises.grading import grader, short
-from reference.reliable import ReliableReceiver, parse_ack, parse_data
-from reference.simnet import Link, Simulation, Uniform
-from reference.trace import Deliver, Duplicate, Send
+from reference.delivery.reliable import ReliableReceiver, parse_ack, parse_data
+from reference.net.links import Link, Uniform
+from reference.net.simnet import Simulation
+from reference.net.trace import Deliver, Duplicate, Send
 
 HEAVY_LOSS = Link(loss=0.4, duplicate=0.2, delay=Uniform(0.005, 0.03))
 SEEDS = (1, 2, 3, 4, 5)

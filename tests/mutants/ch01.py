@@ -4,7 +4,7 @@ import struct
 
 import trio
 
-from reference.framing import (
+from reference.wire.framing import (
     DEFAULT_MAX_FRAME_SIZE,
     HEADER_SIZE,
     FrameTooLarge,

@@ -1,7 +1,7 @@
 """Plausible wrong answers to exercises/02-serialization.ipynb."""
 
-from reference.cbor import CBORDecodeError
-from reference.messages import REQUIRED, EnvelopeError, Message
+from reference.wire.cbor import CBORDecodeError
+from reference.wire.schemas import REQUIRED, EnvelopeError, Message
 
 # --- Task 1 · encode_head ---------------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 import trio
 
-from reference.pending import UnknownCallId
-from reference.rpc_wire import Request
+from reference.rpc.pending import UnknownCallId
+from reference.rpc.wire import Request
 
 # --- Task 1: PendingCalls ---------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Plausible wrong answers to exercises/04-reliable-delivery.ipynb."""
 
-from reference.node import Node
+from reference.net.node import Node
 
 # --- Task 1: backoff_delay -------------------------------------------------------------------
 
