@@ -39,12 +39,16 @@ def reference_imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.startswith("reference"))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "reference" or node.module.startswith("reference."):
-                for alias in node.names:  # `from reference.net import spacetime` names a module
-                    candidate = f"{node.module}.{alias.name}"
-                    found.add(candidate if candidate in MODULES else node.module)
+        elif isinstance(node, ast.ImportFrom) and _from_reference(node):
+            for alias in node.names:  # `from reference.net import spacetime` names a module
+                candidate = f"{node.module}.{alias.name}"
+                found.add(candidate if candidate in MODULES else node.module)
     return found
+
+
+def _from_reference(node: ast.ImportFrom) -> bool:
+    module = node.module or ""
+    return node.level == 0 and (module == "reference" or module.startswith("reference."))
 
 
 def package_of(module: str) -> str:
@@ -58,7 +62,8 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
             if imported.count(".") < 2:
                 problems.append(f"{module} imports the package {imported}, not a module")
             elif LAYERS[package_of(imported)] > LAYERS[package_of(module)]:
-                problems.append(f"{module} (layer {package_of(module)}) imports {imported} above it")
+                layer = package_of(module)
+                problems.append(f"{module} (layer {layer}) imports {imported} above it")
     return problems
 
 
@@ -82,7 +87,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
                 on_path.discard(node)
                 done.add(node)
             elif child in on_path:
-                return path[path.index(child) :] + [child]
+                return [*path[path.index(child) :], child]
             elif child not in done:
                 stack.append((child, iter(sorted(graph.get(child, ())))))
                 path.append(child)

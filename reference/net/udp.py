@@ -70,6 +70,7 @@ import trio
 from reference.net.links import Link
 from reference.net.node import Node, NodeFactory, UnknownNode
 from reference.net.trace import Note, Trace, plain
+from reference.wire.untrusted import MalformedCBOR, loads_untrusted
 
 MAX_DATAGRAM = 65507  # the most a UDP datagram over IPv4 can carry
 
@@ -178,8 +179,8 @@ class _UdpHost:
 
 def _decode(data: bytes) -> tuple[str, str, int, Any] | None:
     try:
-        envelope = cbor2.loads(data)
-    except (cbor2.CBORDecodeError, RecursionError):
+        envelope = loads_untrusted(data, max_size=MAX_DATAGRAM)
+    except MalformedCBOR:
         return None
     if not (isinstance(envelope, list) and len(envelope) == 4):
         return None

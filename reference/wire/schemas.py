@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from reference.wire import cbor
+from reference.wire.untrusted import MalformedCBOR, loads_untrusted
 
 ENVELOPE_KEYS = ("type", "id", "version", "body")
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024
@@ -199,8 +200,8 @@ class MessageReader:
                 "envelope", f"{len(data)} bytes exceeds the maximum of {self.max_message_size}"
             )
         try:
-            envelope = cbor.loads(data, max_depth=MAX_DEPTH)
-        except cbor.CBORDecodeError as error:
+            envelope = loads_untrusted(data, max_size=self.max_message_size, max_depth=MAX_DEPTH)
+        except MalformedCBOR as error:
             raise EnvelopeError("envelope", f"not well-formed CBOR: {error}") from None
         return self.read(envelope)
 
