@@ -25,7 +25,7 @@ LAYERS = {
     "security": 2,
     "capstone": 3,
 }
-MAX_LINES = 360  # "short enough to read in one sitting"; split a module that grows past it
+MAX_LINES = 375  # "about 350": short enough to read in one sitting; split a module past it
 
 
 def module_name(path: Path) -> str:

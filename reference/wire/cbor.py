@@ -59,24 +59,30 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
 
-UNSIGNED_INT, NEGATIVE_INT, BYTE_STRING, TEXT_STRING, ARRAY, MAP, TAG, SIMPLE_OR_FLOAT = range(8)
-MAJOR_TYPE_NAMES = (
-    "unsigned integer",
-    "negative integer",
-    "byte string",
-    "text string",
-    "array",
-    "map",
-    "tag",
-    "simple value or float",
+from reference.wire.cbor_model import (
+    ARRAY,
+    BREAK,
+    BYTE_STRING,
+    DOUBLE,
+    FALSE,
+    HALF,
+    INDEFINITE,
+    MAJOR_TYPE_NAMES,
+    MAP,
+    NEGATIVE_BIGNUM,
+    NEGATIVE_INT,
+    NULL,
+    POSITIVE_BIGNUM,
+    SIMPLE_OR_FLOAT,
+    SINGLE,
+    TAG,
+    TEXT_STRING,
+    TRUE,
+    UNSIGNED_INT,
+    Simple,
+    Tag,
 )
-INDEFINITE = 31  # additional information for "indefinite length", and "break" in major type 7
-BREAK = 0xFF
-FALSE, TRUE, NULL, UNDEFINED = 20, 21, 22, 23  # simple values (major type 7)
-HALF, SINGLE, DOUBLE = 25, 26, 27  # additional information of the three float widths
-POSITIVE_BIGNUM, NEGATIVE_BIGNUM = 2, 3  # tag numbers
 
 DEFAULT_MAX_DEPTH = 64
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
@@ -89,32 +95,6 @@ _SIMPLE_MEANINGS = {FALSE: False, TRUE: True, NULL: None}
 
 class CBORDecodeError(ValueError):
     """The input is not one well-formed CBOR item, or exceeds our limits."""
-
-
-@dataclass(frozen=True)
-class Tag:
-    """A tagged item (major type 6) that this codec gives no meaning to."""
-
-    tag: int
-    value: object
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.tag < 2**64:
-            raise ValueError(f"a tag number is between 0 and 2**64 - 1, not {self.tag}")
-
-
-@dataclass(frozen=True)
-class Simple:
-    """A simple value (major type 7) other than false, true and null."""
-
-    value: int
-
-    def __post_init__(self) -> None:
-        if not (0 <= self.value < 20 or self.value == UNDEFINED or 32 <= self.value < 256):
-            raise ValueError(f"{self.value} is not an encodable simple value (0..19, 23, 32..255)")
-
-    def __str__(self) -> str:  # as in diagnostic notation, RFC 8949 §8
-        return "undefined" if self.value == UNDEFINED else f"simple({self.value})"
 
 
 # ---------------------------------------------------------------- encoding
