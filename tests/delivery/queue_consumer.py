@@ -17,6 +17,9 @@ acking it, print "holding K" (K = messages of the batch it has not acked)
 and wait on stdin, so a test can kill it at a known point with SIGKILL.
 --wait-for-go makes it print "ready" and wait for a line on stdin before
 taking anything, so several consumers start competing at the same moment.
+--pause-after-first makes it print "took <id>" once it holds its first
+message and wait for a line on stdin before working on it, so a test can see
+several consumers each holding a message of its own at the same time.
 --work-seconds S makes each message take S seconds of work, so competing
 consumers interleave. --clock-offset S adds S seconds to its clock: a restarted consumer sees the
 dead one's leases as expired without anybody waiting.
@@ -41,6 +44,7 @@ def main() -> int:
     parser.add_argument("--synchronous", default="FULL")
     parser.add_argument("--hold-after", type=int)
     parser.add_argument("--wait-for-go", action="store_true")
+    parser.add_argument("--pause-after-first", action="store_true")
     parser.add_argument("--work-seconds", type=float, default=0.0)
     args = parser.parse_args()
 
@@ -58,6 +62,9 @@ def main() -> int:
         while batch := queue.get_many(args.batch, args.visibility_timeout):
             for position, message in enumerate(batch):
                 events.write(f"deliver {message.id} {message.attempts}\n")
+                if args.pause_after_first and processed == 0:
+                    print(f"took {message.id}", flush=True)
+                    sys.stdin.readline()
                 time.sleep(args.work_seconds)  # the work takes a while, outside any lock
                 events.write(f"process {message.id} {message.body.decode()}\n")
                 processed += 1

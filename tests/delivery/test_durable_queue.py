@@ -609,6 +609,12 @@ def consumer_process(path: Path, events: Path, *options: str) -> Iterator[subpro
             process.kill()
 
 
+def tell_each(processes: list[subprocess.Popen], line: str) -> None:
+    for process in processes:
+        process.stdin.write(line + "\n")
+        process.stdin.flush()
+
+
 def read_line(process: subprocess.Popen, timeout: float = 20) -> str:
     """The child's next stdout line; a hang guard, not a timing assertion."""
     with selectors.DefaultSelector() as selector:
@@ -640,16 +646,21 @@ def test_competing_consumer_processes_never_share_a_message(path: Path, tmp_path
         "--work-seconds",
         "0.002",
         "--wait-for-go",
+        "--pause-after-first",
     )
     with ExitStack() as stack:
         consumers = [stack.enter_context(consumer_process(path, log, *options)) for log in logs]
         assert [read_line(c) for c in consumers] == ["ready"] * 3
-        for consumer in consumers:  # all three start taking at once
-            consumer.stdin.write("go\n")
-            consumer.stdin.flush()
+        tell_each(consumers, "go")  # all three start taking at once
+        # Each holds a message of its own before any goes on: they compete, they do not
+        # take turns, and no scheduling luck can let one consumer take all the work.
+        first = [read_line(c) for c in consumers]
+        assert all(line.startswith("took ") for line in first), first
+        assert len(set(first)) == 3, f"two consumers were handed the same message: {first}"
+        tell_each(consumers, "carry on")
         assert [c.wait(timeout=30) for c in consumers] == [0, 0, 0]
     per_consumer = [Counter(i for kind, i in read_events(log) if kind == "deliver") for log in logs]
-    print("messages per consumer:", [sum(c.values()) for c in per_consumer])
+    assert all(per_consumer), f"a consumer took no work: {[sum(c.values()) for c in per_consumer]}"
     deliveries = sum(per_consumer, Counter())
     assert sorted(deliveries) == ids
     assert set(deliveries.values()) == {1}  # no message was handed to two consumers
