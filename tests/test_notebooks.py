@@ -5,6 +5,7 @@ the saved one; these checks make sure the saved outputs are the ones a
 learner gets from Run All on a fresh kernel, not a history of edits.
 """
 
+import itertools
 from pathlib import Path
 
 import nbformat
@@ -45,3 +46,15 @@ def test_no_error_output_except_where_tagged(path):
         else:
             assert not errors, f"{path.name}: unexpected error in cell:\n{cell.source}"
             assert not stderr, f"{path.name}: stray stderr output in cell:\n{cell.source}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_printed_output_is_not_split_into_pieces(path):
+    # A stray blank output in the rendered page; `make notebooks` joins the pieces.
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kinds = [(o.output_type, o.get("name")) for o in cell.outputs]
+        split = [a for a, b in itertools.pairwise(kinds) if a == b and a[0] == "stream"]
+        assert not split, f"{path.name}: printed output in pieces in cell:\n{cell.source}"
