@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reference.wire.framing
-from reference.tools.piecewise import piecewise_stream_pair
+from reference.tools.piecewise import cut_randomly, feed_pieces, piecewise_stream_pair, wire_of
 from reference.wire.framing import (
     HEADER_SIZE,
     FrameDecoder,
@@ -33,27 +33,6 @@ from reference.wire.framing import (
 )
 
 SEEDS = range(8)
-
-
-def wire_of(payloads: list[bytes], max_frame_size: int = 1 << 20) -> bytes:
-    return b"".join(encode_frame(p, max_frame_size=max_frame_size) for p in payloads)
-
-
-def cut_randomly(data: bytes, rng: random.Random, max_chunk: int) -> list[bytes]:
-    chunks = []
-    position = 0
-    while position < len(data):
-        size = rng.randint(1, max_chunk)
-        chunks.append(data[position : position + size])
-        position += size
-    return chunks
-
-
-def decode_all(decoder: FrameDecoder, chunks: list[bytes]) -> list[bytes]:
-    frames = []
-    for chunk in chunks:
-        frames.extend(decoder.feed(chunk))
-    return frames
 
 
 def random_payloads(rng: random.Random, count: int, largest: int) -> list[bytes]:
@@ -107,7 +86,7 @@ def test_many_frames_fed_one_byte_at_a_time():
     payloads = [b"", b"a", b"hello", b"", bytes(300), b"\x00\x00\x00\x05"]
     wire = wire_of(payloads)
     decoder = FrameDecoder()
-    assert decode_all(decoder, [wire[i : i + 1] for i in range(len(wire))]) == payloads
+    assert feed_pieces(decoder.feed, [wire[i : i + 1] for i in range(len(wire))]) == payloads
 
 
 def test_many_frames_in_one_chunk_come_out_in_order():
@@ -137,9 +116,9 @@ def test_a_chunk_may_end_a_frame_and_start_the_next():
 def test_random_chunking_gives_back_the_same_frames(seed):
     rng = random.Random(seed)
     payloads = random_payloads(rng, count=200, largest=3000)
-    chunks = cut_randomly(wire_of(payloads), rng, max_chunk=rng.choice([1, 7, 100, 5000]))
+    chunks = cut_randomly(wire_of(payloads), rng, max_piece=rng.choice([1, 7, 100, 5000]))
     decoder = FrameDecoder()
-    assert decode_all(decoder, chunks) == payloads, f"seed {seed}"
+    assert feed_pieces(decoder.feed, chunks) == payloads, f"seed {seed}"
     assert decoder.feed(b"") == []
 
 
@@ -315,7 +294,7 @@ def chunked(draw, data: bytes) -> list[bytes]:
 def test_decode_of_encode_is_identity_for_any_chunking(data, payloads):
     chunks = data.draw(chunked(wire_of(payloads)))
     decoder = FrameDecoder(max_frame_size=300)
-    assert decode_all(decoder, chunks) == payloads
+    assert feed_pieces(decoder.feed, chunks) == payloads
     assert decoder.buffered == 0
     assert decoder.feed(b"") == []
 
