@@ -33,6 +33,7 @@ from reference.rpc.wire import (
     decode_message,
     encode_message,
 )
+from reference.tools.piecewise import piecewise_stream_pair
 from reference.wire.framing import FrameTooLarge, MessageStream, encode_frame
 from tests.rpc.test_wire import cbor_values
 
@@ -82,12 +83,9 @@ def make_server(**options) -> RpcServer:
 
 
 @asynccontextmanager
-async def connected(server, *, client_stream_wrapper=None, **client_options):
-    """A client talking to `server` over an in-memory stream pair."""
-    client_end, server_end = trio.testing.memory_stream_pair()
-    if client_stream_wrapper is not None:
-        client_end = client_stream_wrapper(client_end)
-        server_end = client_stream_wrapper(server_end)
+async def connected(server, *, stream_pair=trio.testing.memory_stream_pair, **client_options):
+    """A client talking to `server` over an in-memory `stream_pair()`."""
+    client_end, server_end = stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(server.serve_connection, server_end)
         async with RpcClient(client_end, **client_options) as client:
@@ -107,28 +105,6 @@ async def raw_connection(server):
 
 async def read_to_end(messages: MessageStream) -> list:
     return [decode_message(payload) async for payload in messages]
-
-
-class ChoppyStream(trio.abc.Stream):
-    """Delivers whatever arrives in random pieces of 1 to 7 bytes."""
-
-    def __init__(self, stream: trio.abc.Stream, rng: random.Random) -> None:
-        self.stream, self.rng = stream, rng
-
-    async def send_all(self, data):
-        await self.stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self):
-        await self.stream.wait_send_all_might_not_block()
-
-    async def send_eof(self):
-        await self.stream.send_eof()
-
-    async def receive_some(self, max_bytes=None):
-        return await self.stream.receive_some(self.rng.randint(1, 7))
-
-    async def aclose(self):
-        await self.stream.aclose()
 
 
 # -------------------------------------------- calls over memory, virtual time
@@ -159,8 +135,8 @@ async def test_concurrent_calls_are_matched_by_id_whatever_order_replies_come_in
 
 async def test_calls_survive_any_chunking_of_the_stream(autojump_clock):
     rng = random.Random(3)
-    wrapper = partial(ChoppyStream, rng=rng)
-    async with connected(make_server(), client_stream_wrapper=wrapper) as client:
+    pieces_of_1_to_7 = partial(piecewise_stream_pair, random.Random(4), max_piece=7)
+    async with connected(make_server(), stream_pair=pieces_of_1_to_7) as client:
 
         async def call(n):
             assert await client.call("sleep_then_echo", rng.random(), [n, str(n)]) == [n, str(n)]
