@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 def make_server(**options) -> RpcServer:
     server = RpcServer(**options)
     server.release = trio.Event()  # what `wait_for_release` waits for
+    server.waiting = trio.Event()  # set once a call waits in `wait_for_release`
     server.heard = []  # what `remember` was told
 
     @server.method
@@ -60,6 +61,7 @@ def make_server(**options) -> RpcServer:
 
     @server.method
     async def wait_for_release():
+        server.waiting.set()
         await server.release.wait()
         return "released"
 
@@ -580,12 +582,15 @@ async def test_blocking_client_timeout_leaves_the_connection_usable():
     token = trio.lowlevel.current_trio_token()
 
     def use(port):
-        with BlockingRpcClient("127.0.0.1", port, timeout=0.05) as client:
+        with BlockingRpcClient("127.0.0.1", port, timeout=10) as client:
+            client.timeout = 0.05  # short, yet always too short: no reply comes until released
             with pytest.raises(TimeoutError):
                 client.call("wait_for_release")
+            client.timeout = 10  # from here on only a hang could time out
+            trio.from_thread.run(server.waiting.wait, trio_token=token)
             trio.from_thread.run_sync(server.release.set, trio_token=token)
-            # The first call's reply is queued before this one's (the first was woken
-            # before this request was sent): this call reads it and drops it.
+            # The first call's method was waiting, and was woken before this request was
+            # sent, so its reply is queued first: this call reads it and drops it.
             assert client.call("wait_for_release") == "released"
             return client.late_replies
 
