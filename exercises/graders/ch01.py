@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from exercises.grading import grader, short
-from reference.tools.piecewise import piecewise_stream_pair
+from reference.tools.piecewise import cut_randomly, feed_pieces, piecewise_stream_pair, wire_of
 from reference.wire.framing import (
     DEFAULT_MAX_FRAME_SIZE,
     FrameTooLarge,
@@ -91,26 +91,9 @@ def feed_each(decoder_class, pieces, **kwargs):
     return [decoder.feed(piece) for piece in pieces]
 
 
-def decode_all(decoder_class, pieces, **kwargs):
-    return [frame for frames in feed_each(decoder_class, pieces, **kwargs) for frame in frames]
-
-
-def cut_randomly(data, rng, max_piece):
-    pieces, position = [], 0
-    while position < len(data):
-        size = rng.randint(1, max_piece)
-        pieces.append(data[position : position + size])
-        position += size
-    return pieces
-
-
 def random_messages(rng, count, largest):
     sizes = [0, 1, 3, 4, 5]
     return [rng.randbytes(rng.choice([*sizes, rng.randint(0, largest)])) for _ in range(count)]
-
-
-def wire_of(messages):
-    return b"".join(encode_frame(message) for message in messages)
 
 
 @grader("Task 2 · FrameDecoder")
@@ -153,7 +136,9 @@ def check_frame_decoder(cases, decoder_class):
     big = bytes(range(256)) * 800
     cases.equal(
         "a 204,800-byte frame in 1,000-byte chunks",
-        lambda: decode_all(decoder_class, cut_randomly(encode_frame(big), random.Random(0), 1000)),
+        lambda: feed_pieces(
+            decoder_class().feed, cut_randomly(encode_frame(big), random.Random(0), 1000)
+        ),
         [big],
     )
     for seed in range(8):
@@ -163,7 +148,7 @@ def check_frame_decoder(cases, decoder_class):
         pieces = cut_randomly(wire_of(messages), rng, max_piece)
         got = cases.call(
             f"60 random frames cut into pieces of 1 to {max_piece} bytes (seed {seed})",
-            lambda p=pieces: decode_all(decoder_class, p),
+            lambda p=pieces: feed_pieces(decoder_class().feed, p),
         )
         cases.true(
             f"60 random frames cut into pieces of 1 to {max_piece} bytes (seed {seed})",

@@ -15,12 +15,13 @@ can wait for only one reply at a time (so the caller pays one full round
 trip per call, and more calls need more threads), and that a timeout is
 the only way out of a wait.
 
-A timeout (`timeout=` seconds, the socket's own) raises `TimeoutError` but
-leaves the connection usable: the call is dropped from the pending table,
-and if its reply turns up later, the next call reads it, sees an id no one
-waits for, and drops it (counted in `late_replies`). Whether the timed-out
-call ran on the server, the client cannot tell. A connection whose peer
-misbehaves, or that was cut in the middle of sending a request, is closed.
+A timeout (`timeout=` seconds, the socket's own; change it between calls
+with `client.timeout`) raises `TimeoutError` but leaves the connection
+usable: the call is dropped from the pending table, and if its reply turns
+up later, the next call reads it, sees an id no one waits for, and drops it
+(counted in `late_replies`). Whether the timed-out call ran on the server,
+the client cannot tell. A connection whose peer misbehaves, or that was cut
+in the middle of sending a request, is closed.
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ class BlockingRpcClient:
     @property
     def late_replies(self) -> int:
         return self._pending.late_replies
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a send or a wait for a reply may block before `TimeoutError`; None: forever."""
+        return self._socket.gettimeout()
+
+    @timeout.setter
+    def timeout(self, seconds: float | None) -> None:
+        self._socket.settimeout(seconds)
 
     def call(self, method: str, *params: Any) -> Any:
         """Send a request and block until its reply; return the result."""

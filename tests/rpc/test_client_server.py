@@ -4,7 +4,6 @@ The wire format on its own is tested in tests/rpc/test_wire.py."""
 
 import os
 import random
-import socket
 import subprocess
 import sys
 from contextlib import asynccontextmanager, suppress
@@ -33,6 +32,7 @@ from reference.rpc.wire import (
     decode_message,
     encode_message,
 )
+from reference.tools.piecewise import piecewise_stream_pair
 from reference.wire.framing import FrameTooLarge, MessageStream, encode_frame
 from tests.rpc.test_wire import cbor_values
 
@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
 def make_server(**options) -> RpcServer:
     server = RpcServer(**options)
     server.release = trio.Event()  # what `wait_for_release` waits for
+    server.waiting = trio.Event()  # set once a call waits in `wait_for_release`
     server.heard = []  # what `remember` was told
 
     @server.method
@@ -59,6 +60,7 @@ def make_server(**options) -> RpcServer:
 
     @server.method
     async def wait_for_release():
+        server.waiting.set()
         await server.release.wait()
         return "released"
 
@@ -82,12 +84,9 @@ def make_server(**options) -> RpcServer:
 
 
 @asynccontextmanager
-async def connected(server, *, client_stream_wrapper=None, **client_options):
-    """A client talking to `server` over an in-memory stream pair."""
-    client_end, server_end = trio.testing.memory_stream_pair()
-    if client_stream_wrapper is not None:
-        client_end = client_stream_wrapper(client_end)
-        server_end = client_stream_wrapper(server_end)
+async def connected(server, *, stream_pair=trio.testing.memory_stream_pair, **client_options):
+    """A client talking to `server` over an in-memory `stream_pair()`."""
+    client_end, server_end = stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(server.serve_connection, server_end)
         async with RpcClient(client_end, **client_options) as client:
@@ -107,28 +106,6 @@ async def raw_connection(server):
 
 async def read_to_end(messages: MessageStream) -> list:
     return [decode_message(payload) async for payload in messages]
-
-
-class ChoppyStream(trio.abc.Stream):
-    """Delivers whatever arrives in random pieces of 1 to 7 bytes."""
-
-    def __init__(self, stream: trio.abc.Stream, rng: random.Random) -> None:
-        self.stream, self.rng = stream, rng
-
-    async def send_all(self, data):
-        await self.stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self):
-        await self.stream.wait_send_all_might_not_block()
-
-    async def send_eof(self):
-        await self.stream.send_eof()
-
-    async def receive_some(self, max_bytes=None):
-        return await self.stream.receive_some(self.rng.randint(1, 7))
-
-    async def aclose(self):
-        await self.stream.aclose()
 
 
 # -------------------------------------------- calls over memory, virtual time
@@ -159,8 +136,8 @@ async def test_concurrent_calls_are_matched_by_id_whatever_order_replies_come_in
 
 async def test_calls_survive_any_chunking_of_the_stream(autojump_clock):
     rng = random.Random(3)
-    wrapper = partial(ChoppyStream, rng=rng)
-    async with connected(make_server(), client_stream_wrapper=wrapper) as client:
+    pieces_of_1_to_7 = partial(piecewise_stream_pair, random.Random(4), max_piece=7)
+    async with connected(make_server(), stream_pair=pieces_of_1_to_7) as client:
 
         async def call(n):
             assert await client.call("sleep_then_echo", rng.random(), [n, str(n)]) == [n, str(n)]
@@ -269,27 +246,73 @@ async def test_calls_in_flight_are_capped(autojump_clock):
 
 async def test_the_server_runs_at_most_its_cap_at_once(autojump_clock):
     server = make_server(max_concurrent_requests=2)
-    peak = 0
+    running_at_each_start = []  # the count only grows when a method starts: this sees its peak
+
+    @server.method
+    async def note_then_sleep(n):
+        running_at_each_start.append(server.statistics().requests_running)  # this one included
+        await trio.sleep(1)
+        return n
 
     async def call(client, n):
-        assert await client.call("sleep_then_echo", 1, n) == n
-
-    async def watch():
-        nonlocal peak
-        while True:
-            peak = max(peak, server.statistics().requests_running)
-            await trio.sleep(0.1)
+        assert await client.call("note_then_sleep", n) == n
 
     async with connected(server, max_in_flight=10) as client:
-        async with trio.open_nursery() as watcher:
-            watcher.start_soon(watch)
-            start = trio.current_time()
-            async with trio.open_nursery() as nursery:
-                for n in range(10):
-                    nursery.start_soon(call, client, n)
-            watcher.cancel_scope.cancel()
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for n in range(10):
+                nursery.start_soon(call, client, n)
         assert trio.current_time() - start == pytest.approx(5)  # 10 calls, 2 at a time
-    assert peak == 2
+    assert max(running_at_each_start) == 2
+
+
+async def test_a_client_that_never_reads_cannot_grow_the_server_or_slow_other_clients(
+    autojump_clock,
+):
+    # Lockstep streams hold no bytes in flight: a send_all waits until the peer has read all
+    # of it, like TCP with full buffers, so once every task is blocked the greedy connection
+    # is stuck for good, and what the server holds can be counted without waiting for a kernel.
+    cap = 4
+    server = RpcServer(max_concurrent_requests=cap)
+    started = 0
+
+    @server.method
+    async def blob(size):
+        nonlocal started
+        started += 1
+        return bytes(size)
+
+    @server.method
+    async def echo(value):
+        return value
+
+    attempted, sent = 100_000, 0
+
+    async def greedy_client(stream):
+        nonlocal sent
+        greedy = MessageStream(stream)
+        for call_id in range(attempted):
+            await greedy.send_message(encode_message(Request(call_id, "blob", [4096])))
+            sent += 1
+
+    greedy_end, server_end = trio.testing.lockstep_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server.serve_connection, server_end)
+        nursery.start_soon(greedy_client, greedy_end)
+        await trio.testing.wait_all_tasks_blocked()
+        assert sent < attempted  # the greedy client was made to wait
+        assert server.statistics().requests_running == cap  # each waiting to queue its reply
+        # Replies held by the server: one per running method, a queue of `cap`, and the batch
+        # being written (the reply the writer woke for, and at most a queue's worth more).
+        assert started <= 3 * cap + 1
+        stalled_at = started
+
+        with trio.fail_after(1):  # virtual time: a wait on the greedy connection would be forever
+            async with connected(server, stream_pair=trio.testing.lockstep_stream_pair) as polite:
+                for n in range(100):
+                    assert await polite.call("echo", n) == n
+        assert started == stalled_at  # still stuck, still bounded
+        nursery.cancel_scope.cancel()
 
 
 async def test_when_the_connection_drops_every_pending_call_fails_at_once(autojump_clock):
@@ -510,66 +533,6 @@ async def test_a_server_killed_mid_call_fails_every_pending_call_promptly():
         await process.stdout.aclose()
 
 
-async def small_buffered_socket(port: int) -> trio.SocketStream:
-    sock = trio.socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    await sock.connect(("127.0.0.1", port))
-    return trio.SocketStream(sock)
-
-
-async def test_a_client_that_never_reads_cannot_grow_the_server_or_slow_other_clients():
-    cap = 4
-    server = RpcServer(max_concurrent_requests=cap)
-    started = {"greedy": 0}
-
-    @server.method
-    async def blob(size):
-        started["greedy"] += 1
-        return bytes(size)
-
-    @server.method
-    async def echo(value):
-        return value
-
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    for listener in listeners:
-        listener.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        listener.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    port = listeners[0].socket.getsockname()[1]
-    attempted = 100_000
-    sent = 0
-
-    async def greedy_client():
-        nonlocal sent
-        greedy = MessageStream(await small_buffered_socket(port))
-        for call_id in range(attempted):
-            await greedy.send_message(encode_message(Request(call_id, "blob", [4096])))
-            sent += 1
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(trio.serve_listeners, server.serve_connection, listeners)
-        nursery.start_soon(greedy_client)
-        with trio.fail_after(20):
-            while started["greedy"] < cap:
-                await trio.sleep(0.01)
-            await trio.testing.wait_all_tasks_blocked(cushion=0.1)
-        assert sent < attempted  # the greedy client was made to wait
-        assert server.statistics().requests_running <= cap
-        # Replies held by the server: one per running method, a queue of `cap`, one
-        # batch being written (64 KiB: 16 replies), and a few in the kernel's buffers.
-        assert started["greedy"] <= 2 * cap + 16 + 16
-        stalled_at = started["greedy"]
-
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        async with RpcClient(stream) as polite:
-            with trio.fail_after(10):  # generous: it should take milliseconds
-                for n in range(100):
-                    assert await polite.call("echo", n) == n
-        assert started["greedy"] == stalled_at  # still stuck, still bounded
-        nursery.cancel_scope.cancel()
-
-
 # ---------------------------------------------------- the blocking client
 
 
@@ -604,12 +567,15 @@ async def test_blocking_client_timeout_leaves_the_connection_usable():
     token = trio.lowlevel.current_trio_token()
 
     def use(port):
-        with BlockingRpcClient("127.0.0.1", port, timeout=0.05) as client:
+        with BlockingRpcClient("127.0.0.1", port, timeout=10) as client:
+            client.timeout = 0.05  # short, yet always too short: no reply comes until released
             with pytest.raises(TimeoutError):
                 client.call("wait_for_release")
+            client.timeout = 10  # from here on only a hang could time out
+            trio.from_thread.run(server.waiting.wait, trio_token=token)
             trio.from_thread.run_sync(server.release.set, trio_token=token)
-            # The first call's reply is queued before this one's (the first was woken
-            # before this request was sent): this call reads it and drops it.
+            # The first call's method was waiting, and was woken before this request was
+            # sent, so its reply is queued first: this call reads it and drops it.
             assert client.call("wait_for_release") == "released"
             return client.late_replies
 

@@ -3,7 +3,10 @@
 The decoder is tested with no event loop at all: bytes in, frames out, fed
 one byte at a time, many frames at once, in random chunks (fixed seeds) and
 by hypothesis. MessageStream is tested over in-memory streams that deliver
-random-sized pieces, then over real loopback TCP with many clients.
+random-sized pieces; its writer over streams that stall in the middle of a
+frame (a send cancelled there must break the stream, a send cancelled before
+it wrote anything must not) or record each send_all; then over real loopback
+TCP with many clients.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reference.wire.framing
-from reference.tools.piecewise import piecewise_stream_pair
+from reference.tools.piecewise import cut_randomly, feed_pieces, piecewise_stream_pair, wire_of
 from reference.wire.framing import (
     HEADER_SIZE,
     FrameDecoder,
@@ -33,27 +36,6 @@ from reference.wire.framing import (
 )
 
 SEEDS = range(8)
-
-
-def wire_of(payloads: list[bytes], max_frame_size: int = 1 << 20) -> bytes:
-    return b"".join(encode_frame(p, max_frame_size=max_frame_size) for p in payloads)
-
-
-def cut_randomly(data: bytes, rng: random.Random, max_chunk: int) -> list[bytes]:
-    chunks = []
-    position = 0
-    while position < len(data):
-        size = rng.randint(1, max_chunk)
-        chunks.append(data[position : position + size])
-        position += size
-    return chunks
-
-
-def decode_all(decoder: FrameDecoder, chunks: list[bytes]) -> list[bytes]:
-    frames = []
-    for chunk in chunks:
-        frames.extend(decoder.feed(chunk))
-    return frames
 
 
 def random_payloads(rng: random.Random, count: int, largest: int) -> list[bytes]:
@@ -107,7 +89,7 @@ def test_many_frames_fed_one_byte_at_a_time():
     payloads = [b"", b"a", b"hello", b"", bytes(300), b"\x00\x00\x00\x05"]
     wire = wire_of(payloads)
     decoder = FrameDecoder()
-    assert decode_all(decoder, [wire[i : i + 1] for i in range(len(wire))]) == payloads
+    assert feed_pieces(decoder.feed, [wire[i : i + 1] for i in range(len(wire))]) == payloads
 
 
 def test_many_frames_in_one_chunk_come_out_in_order():
@@ -137,9 +119,9 @@ def test_a_chunk_may_end_a_frame_and_start_the_next():
 def test_random_chunking_gives_back_the_same_frames(seed):
     rng = random.Random(seed)
     payloads = random_payloads(rng, count=200, largest=3000)
-    chunks = cut_randomly(wire_of(payloads), rng, max_chunk=rng.choice([1, 7, 100, 5000]))
+    chunks = cut_randomly(wire_of(payloads), rng, max_piece=rng.choice([1, 7, 100, 5000]))
     decoder = FrameDecoder()
-    assert decode_all(decoder, chunks) == payloads, f"seed {seed}"
+    assert feed_pieces(decoder.feed, chunks) == payloads, f"seed {seed}"
     assert decoder.feed(b"") == []
 
 
@@ -315,7 +297,7 @@ def chunked(draw, data: bytes) -> list[bytes]:
 def test_decode_of_encode_is_identity_for_any_chunking(data, payloads):
     chunks = data.draw(chunked(wire_of(payloads)))
     decoder = FrameDecoder(max_frame_size=300)
-    assert decode_all(decoder, chunks) == payloads
+    assert feed_pieces(decoder.feed, chunks) == payloads
     assert decoder.buffered == 0
     assert decoder.feed(b"") == []
 
@@ -446,28 +428,175 @@ async def test_concurrent_senders_keep_frames_whole():
         assert mine == [f"task {task} message {i} ".encode() * (i + 1) for i in range(each)]
 
 
-async def test_a_send_cancelled_while_waiting_for_the_lock_sends_nothing(autojump_clock):
+# --- MessageStream: the one writer, and cancellation ----------------------------------------
+
+
+class StallingSendStream(trio.abc.SendStream):
+    """Passes on the first `room` bytes it is given, then stalls, like a socket whose buffer
+    filled in the middle of a write.
+
+    A stalled `send_all` goes on with the rest of its data after `clear()`. If it is
+    cancelled first, what went out stays out and the rest never leaves, as with a real
+    socket. After `clear()` everything passes straight through.
+    """
+
+    def __init__(self, wire: trio.abc.SendStream, room: int) -> None:
+        self.wire = wire
+        self.room: int | None = room
+        self._cleared = trio.Event()
+
+    def clear(self) -> None:
+        self.room = None
+        self._cleared.set()
+
+    async def send_all(self, data: bytes) -> None:
+        if self.room is not None and len(data) > self.room:
+            passed, data, self.room = data[: self.room], data[self.room :], 0
+            await self.wire.send_all(passed)
+            await self._cleared.wait()
+        elif self.room is not None:
+            self.room -= len(data)
+        await self.wire.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.wire.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self.wire.aclose()
+
+
+def streams_that_stall_after(room: int) -> tuple[StallingSendStream, MessageStream, MessageStream]:
+    """The stall, a sender whose wire stalls after `room` bytes, and the receiver at its end."""
     left, right = trio.testing.memory_stream_pair()
-    release_first_send = trio.Event()
-    original_hook = left.send_stream.send_all_hook
+    stall = StallingSendStream(left.send_stream, room)
+    return (
+        stall,
+        MessageStream(trio.StapledStream(stall, left.receive_stream)),
+        MessageStream(right),
+    )
 
-    async def stalled_hook():
-        await release_first_send.wait()
-        await original_hook()
 
-    left.send_stream.send_all_hook = stalled_hook
-    sender, receiver = MessageStream(left), MessageStream(right)
+def recording_message_stream() -> tuple[MessageStream, list[bytes]]:
+    """A MessageStream, and the bytes of each `send_all` it makes, in order."""
+    send_stream = trio.testing.MemorySendStream()
+    sends: list[bytes] = []
+
+    async def record_the_send() -> None:
+        sends.append(bytes(send_stream.get_data_nowait()))
+
+    send_stream.send_all_hook = record_the_send
+    stream = trio.StapledStream(send_stream, trio.testing.MemoryReceiveStream())
+    return MessageStream(stream), sends
+
+
+async def test_a_send_cancelled_inside_a_frame_breaks_the_stream(autojump_clock):
+    stall, sender, receiver = streams_that_stall_after(8)
+    with trio.move_on_after(1) as waited:
+        await sender.send_message(b"first message")  # a 17-byte frame: 8 bytes of it go out
+    assert waited.cancelled_caught
+    stall.clear()  # the wire could carry more, but a frame on it is cut short
+    with pytest.raises(trio.BrokenResourceError) as caught:
+        await sender.send_message(b"second")
+    assert str(caught.value).startswith("an earlier send was interrupted inside a frame (Cancelled")
+    with pytest.raises(trio.BrokenResourceError, match="interrupted inside a frame"):
+        await sender.send_eof()
+    await sender.aclose()
+    received = []
+    with pytest.raises(TruncatedFrame) as cut:  # not b"first" glued to the start of b"second"
+        async for message in receiver:
+            received.append(message)
+    assert received == []
+    assert cut.value.buffered == 8
+
+
+async def test_a_send_cancelled_while_waiting_for_the_lock_breaks_nothing(autojump_clock):
+    stall, sender, receiver = streams_that_stall_after(8)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(sender.send_message, b"first")
+        nursery.start_soon(sender.send_message, b"first message")  # stalls holding the lock
         await trio.testing.wait_all_tasks_blocked()
         with trio.move_on_after(10) as waited:
             await sender.send_message(b"never sent")
         assert waited.cancelled_caught
-        release_first_send.set()
-    left.send_stream.send_all_hook = original_hook
+        stall.clear()  # the first send finishes its frame
     await sender.send_message(b"second")
     await sender.send_eof()
-    assert [message async for message in receiver] == [b"first", b"second"]
+    assert [message async for message in receiver] == [b"first message", b"second"]
+
+
+async def test_a_send_cancelled_before_it_starts_breaks_nothing():
+    left, right = trio.testing.memory_stream_pair()
+    sender, receiver = MessageStream(left), MessageStream(right)
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await sender.send_message(b"never sent")  # the lock is free: cancelled at the checkpoint
+    assert scope.cancelled_caught
+    await sender.send_message(b"sent")
+    await sender.send_eof()
+    assert [message async for message in receiver] == [b"sent"]
+
+
+async def test_send_frames_from_sends_what_is_queued_together_in_one_send_all(autojump_clock):
+    messages, sends = recording_message_stream()
+    frames_in, frames_out = trio.open_memory_channel[bytes](10)
+    queued = [encode_frame(word) for word in [b"one", b"two", b"three"]]
+    for frame in queued:
+        frames_in.send_nowait(frame)
+    with trio.fail_after(1):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(messages.send_frames_from, frames_out)
+            await trio.testing.wait_all_tasks_blocked()
+            assert sends == [b"".join(queued)]
+            frames_in.send_nowait(encode_frame(b"four"))
+            await trio.testing.wait_all_tasks_blocked()
+            assert sends == [b"".join(queued), encode_frame(b"four")]
+            frames_in.close()  # the writer returns, so the nursery can end
+    with pytest.raises(trio.ClosedResourceError):
+        frames_out.receive_nowait()  # and it closed its end of the channel
+
+
+async def test_send_frames_from_joins_at_most_about_batch_bytes_per_send_all():
+    messages, sends = recording_message_stream()
+    frames_in, frames_out = trio.open_memory_channel[bytes](10)
+    for _ in range(5):
+        frames_in.send_nowait(encode_frame(bytes(6)))  # 10 bytes each
+    frames_in.close()
+    with trio.fail_after(1):
+        await messages.send_frames_from(frames_out, batch_bytes=25)
+    assert [len(sent) for sent in sends] == [30, 20]  # a batch stops once it reaches 25
+
+
+async def send_with_send_message(messages: MessageStream, payload: bytes) -> None:
+    await messages.send_message(payload)
+
+
+async def send_through_a_writer_task(messages: MessageStream, payload: bytes) -> None:
+    frames_in, frames_out = trio.open_memory_channel[bytes](1)
+    frames_in.send_nowait(encode_frame(payload))
+    frames_in.close()
+    await messages.send_frames_from(frames_out)
+
+
+async def close_the_peer(left: trio.abc.Stream, right: trio.abc.Stream) -> None:
+    await right.aclose()
+
+
+async def close_our_end(left: trio.abc.Stream, right: trio.abc.Stream) -> None:
+    await left.aclose()
+
+
+@pytest.mark.parametrize("send", [send_with_send_message, send_through_a_writer_task])
+@pytest.mark.parametrize(
+    ("close", "error"),
+    [(close_the_peer, trio.BrokenResourceError), (close_our_end, trio.ClosedResourceError)],
+)
+async def test_a_failing_send_all_propagates_and_breaks_the_stream(send, close, error):
+    left, right = trio.testing.memory_stream_pair()
+    messages = MessageStream(left)
+    await close(left, right)
+    with pytest.raises(error):
+        await send(messages, b"lost")
+    with pytest.raises(trio.BrokenResourceError, match="interrupted inside a frame"):
+        await send(messages, b"after")
 
 
 # --- MessageStream over real loopback TCP ---------------------------------------------------
