@@ -4,8 +4,8 @@ Resolves the project's dependencies with pip for the oldest Python the
 workbook supports (3.11.0, binary wheels only), so every Python 3.11+ gets
 the same pins, and writes:
 
-- requirements.lock: everything, tests and tools included, plus the
-  setuptools that `make` uses to install the package editable;
+- requirements.lock: everything, tests, tools and benchmarks included, plus
+  the setuptools that `make` uses to install the package editable;
 - binder/requirements.txt: the same pins, for the workbook's runtime only.
 
 The current requirements.lock constrains the resolution, so adding a
@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--upgrade", action="store_true", help="ignore the current pins")
     keep_pins = not parser.parse_args().upgrade and LOCK.exists()
-    everything = resolve(".[dev]", "setuptools", "wheel", keep_pins=keep_pins)
+    everything = resolve(".[dev,bench]", "setuptools", "wheel", keep_pins=keep_pins)
     runtime = resolve(".", keep_pins=keep_pins)
     mismatched = {name for name, version in runtime.items() if everything.get(name) != version}
     if mismatched:
