@@ -57,8 +57,9 @@ bench: $(STAMP)
 
 # Re-resolve the pinned versions from pyproject.toml (needs the network):
 # requirements.lock (everything) and binder/requirements.txt (the runtime).
+# Current pins are kept; UPGRADE=1 moves every pin to the newest version allowed.
 lock:
-	$(PYTHON) tests/lock.py
+	$(PYTHON) tests/lock.py $(if $(UPGRADE),--upgrade,)
 
 clean:
 	rm -rf $(VENV) .hypothesis

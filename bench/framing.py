@@ -12,22 +12,28 @@ TCP_NOTSENT_LOWAT) on a fresh connection, and MessageStream also reads
 65536 bytes at a time.
 
 Part 2 feeds `FrameDecoder` unaligned 1021-byte chunks: one 1 MiB frame,
-one 16 MiB frame, and 16 MiB of 100-byte frames, each time with a fresh
-decoder. If buffering were quadratic, the time per byte for the 16 MiB
-frame would be about 16 times that for the 1 MiB frame. Two things besides
-the algorithm move that ratio, so they are printed too: page faults (a
-16 MiB buffer lands on fresh pages that the kernel must zero, while the
-C allocator often hands a 1 MiB buffer memory it kept from before), and
-the bytes the decoder allocates per byte decoded (counted by tracemalloc,
-exact and independent of the machine).
+one 16 MiB frame, 16 MiB of 100-byte frames, and 1 MiB and 16 MiB of
+64 KiB frames, each time with a fresh decoder. If buffering were
+quadratic, the time per byte for the 16 MiB frame would be about 16 times
+that for the 1 MiB frame. Two things besides the algorithm move that
+ratio, so they are printed too: page faults (a 16 MiB buffer lands on
+fresh pages that the kernel must zero, while the C allocator often hands a
+1 MiB buffer memory it kept from before), and the bytes the decoder
+allocates per byte decoded (counted by tracemalloc, exact and independent
+of the machine). The 64 KiB frames isolate the decoder: every frame is
+completed from the buffer as in the single large frame, but each result
+is small enough to come from memory the allocator reuses, so 16 MiB of
+them against 1 MiB (16 times the frames, in the same chunking) should
+cost the same per byte unless the decoder itself slows down with the
+input it has seen.
 
 Every figure is the best of several repetitions, taken in turn so that a
 busy moment on the machine hits every case alike. Both ends run in one
 thread, so the process CPU time is printed too: it is the work done, and
 it stays steady when other programs share the machine. The last line is
 JSON with the wall-clock ratios (framed/raw throughput; the decoder's time
-per byte for 16 MiB over 1 MiB) and the decoder's bytes allocated per byte
-for 16 MiB over 1 MiB.
+per byte for 16 MiB over 1 MiB, as one frame and as 64 KiB frames) and the
+decoder's bytes allocated per byte for one 16 MiB frame over one 1 MiB.
 """
 
 from __future__ import annotations
@@ -151,10 +157,10 @@ def allocated_per_byte(chunks: list[bytes], largest: int) -> float:
 
 
 def print_table(rows: list[tuple[str, int, int, Best]]) -> None:
-    print(f"{'measurement':<28} {'messages/s':>11} {'MB/s':>9}  {'CPU msg/s':>11} {'CPU MB/s':>9}")
+    print(f"{'measurement':<33} {'messages/s':>11} {'MB/s':>9}  {'CPU msg/s':>11} {'CPU MB/s':>9}")
     for name, messages, size, best in rows:
         print(
-            f"{name:<28} {messages / best.wall:>11,.0f} {size / MiB / best.wall:>9,.1f}"
+            f"{name:<33} {messages / best.wall:>11,.0f} {size / MiB / best.wall:>9,.1f}"
             f"  {messages / best.cpu:>11,.0f} {size / MiB / best.cpu:>9,.1f}"
         )
 
@@ -173,39 +179,42 @@ def main() -> None:
             raw.cpu / framed.cpu,
         )
 
-    # The two single frames take turns; the many small frames run on their own after them.
+    # Each pair compared (the single frames; 1 and 16 MiB of 64 KiB frames) takes turns.
     decoder_cases = [
         ("1 MiB frame", [bytes(MiB)], MiB),
         ("16 MiB frame", [bytes(16 * MiB)], 16 * MiB),
         ("16 MiB of 100 B frames", [bytes(100)] * (16 * MiB // 104), 100),
+        ("1 MiB of 64 KiB frames", [bytes(65536)] * 16, 65536),
+        ("16 MiB of 64 KiB frames", [bytes(65536)] * 256, 65536),
     ]
     chunked = [unaligned_chunks(frames, largest) for _, frames, largest in decoder_cases]
     timings = [Best() for _ in decoder_cases]
     faults = [0 for _ in decoder_cases]
-    for turns in [(0, 1), (2,)]:
+    for turns in [(0, 1), (2,), (3, 4)]:
         for _ in range(REPETITIONS):
             for i in turns:
                 faults[i] = time_decoding(chunked[i], decoder_cases[i][2], timings[i])
     for (label, frames, _), best in zip(decoder_cases, timings, strict=True):
         rows.append((f"decoder, {label}", len(frames), sum(len(f) + 4 for f in frames), best))
-    small, big = timings[0], timings[1]  # 16 times the bytes: per byte, divide by 16
-    ratios["decoder time per byte, 16 MiB / 1 MiB"] = (
-        big.wall / 16 / small.wall,
-        big.cpu / 16 / small.cpu,
-    )
+    # 16 times the bytes: per byte, divide by 16.
+    for name, small, big in [
+        ("decoder time per byte, 16 MiB / 1 MiB", timings[0], timings[1]),
+        ("decoder per byte, 16/1 MiB of 64 KiB frames", timings[3], timings[4]),
+    ]:
+        ratios[name] = (big.wall / 16 / small.wall, big.cpu / 16 / small.cpu)
 
     print_table(rows)
     print()
-    print(f"{'decoder':<28} {'page faults/MiB':>16} {'bytes allocated/byte':>21}")
+    print(f"{'decoder':<33} {'page faults/MiB':>16} {'bytes allocated/byte':>21}")
     allocated = []
     for (label, frames, largest), count, chunks in zip(decoder_cases, faults, chunked, strict=True):
         mebibytes = sum(len(f) + 4 for f in frames) / MiB
         allocated.append(allocated_per_byte(chunks, largest))
-        print(f"{label:<28} {count / mebibytes:>16,.0f} {allocated[-1]:>21.2f}")
+        print(f"{label:<33} {count / mebibytes:>16,.0f} {allocated[-1]:>21.2f}")
     print()
-    print(f"{'ratio':<40} {'wall':>6} {'CPU':>6}")
+    print(f"{'ratio':<44} {'wall':>6} {'CPU':>6}")
     for name, (wall, cpu) in ratios.items():
-        print(f"{name:<40} {wall:>6.2f} {cpu:>6.2f}")
+        print(f"{name:<44} {wall:>6.2f} {cpu:>6.2f}")
     wall_ratio = {name: round(wall, 3) for name, (wall, _) in ratios.items()}
     print(
         json.dumps(
@@ -213,6 +222,9 @@ def main() -> None:
                 "framed_vs_raw_64k": wall_ratio["framed/raw throughput, 64 KiB"],
                 "framed_vs_raw_100b": wall_ratio["framed/raw throughput, 100 B"],
                 "decoder_scaling_16m_vs_1m": wall_ratio["decoder time per byte, 16 MiB / 1 MiB"],
+                "decoder_scaling_16m_vs_1m_64k_frames": wall_ratio[
+                    "decoder per byte, 16/1 MiB of 64 KiB frames"
+                ],
                 "decoder_allocated_16m_vs_1m": round(allocated[1] / allocated[0], 3),
             }
         )
