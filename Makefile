@@ -52,11 +52,17 @@ exercises: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m tests.execute_notebooks chapters/*.ipynb
 
-bench: $(STAMP)
+# The benchmarks' own peers (grpcio) are pinned apart, so `make lab` stays small.
+$(VENV)/.bench-installed: bench/requirements.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
+
+bench: $(VENV)/.bench-installed
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # Re-resolve the pinned versions from pyproject.toml (needs the network):
-# requirements.lock (everything) and binder/requirements.txt (the runtime).
+# requirements.lock (workbook, tests, tools), bench/requirements.txt (the
+# benchmarks' peers) and binder/requirements.txt (the runtime).
 # Current pins are kept; UPGRADE=1 moves every pin to the newest version allowed.
 lock:
 	$(PYTHON) tests/lock.py $(if $(UPGRADE),--upgrade,)

@@ -31,7 +31,7 @@ difference remains by design: gRPC's C core does its I/O on threads of its
 own, so its process can use both CPUs while ours is one thread. The
 "CPU µs/call" column (process CPU time, all threads, per call) shows it.
 
-grpcio is a benchmark extra (`.[bench]`, pinned in requirements.lock);
+grpcio is a benchmark extra (`.[bench]`, pinned in bench/requirements.txt);
 without it the gRPC rows and ratios are skipped, with a line saying so.
 
 Each figure is the best of several runs of a fixed number of calls (the
@@ -75,8 +75,8 @@ PIPELINED_CALLS = 200 * IN_FLIGHT  # per 64-in-flight run, loopback or proxy
 REQUEST_FRAME = encode_frame(encode_message(Request(100_000, "echo", [PAYLOAD])))
 GRPC_SKIPPED = (
     "gRPC comparison skipped: grpcio is not installed. It is a benchmark extra pinned in"
-    " requirements.lock: `make bench` installs the lock into .venv, or run"
-    " `.venv/bin/pip install -e '.[bench]'`."
+    " bench/requirements.txt: `make bench` installs it into .venv, or run"
+    " `.venv/bin/pip install -r bench/requirements.txt`."
 )
 
 

@@ -1,12 +1,18 @@
-"""Write requirements.lock and binder/requirements.txt (what `make lock` runs).
+"""Write requirements.lock, bench/requirements.txt and binder/requirements.txt (`make lock`).
 
 Resolves the project's dependencies with pip for the oldest Python the
 workbook supports (3.11.0, binary wheels only), so every Python 3.11+ gets
 the same pins, and writes:
 
-- requirements.lock: everything, tests, tools and benchmarks included, plus
-  the setuptools that `make` uses to install the package editable;
+- requirements.lock: the workbook, its tests and tools, plus the setuptools
+  that `make` uses to install the package editable (what `make lab` and
+  `make test` install);
+- bench/requirements.txt: what only the benchmarks need (grpcio, the peer
+  bench/rpc.py compares with), installed by `make bench` alone, so a
+  learner's install stays small;
 - binder/requirements.txt: the same pins, for the workbook's runtime only.
+
+All three come from one resolution of everything, so they never disagree.
 
 The current requirements.lock constrains the resolution, so adding a
 dependency pins only it and what it brings, and every other pin stays as it
@@ -23,11 +29,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"
+BENCH_LOCK = ROOT / "bench" / "requirements.txt"
 HEADER = "# Pinned by `make lock` (tests/lock.py) for Python 3.11+. Do not edit by hand.\n"
 
 
 def resolve(*requirements: str, keep_pins: bool) -> dict[str, str]:
-    constraints = ["--constraint", str(LOCK)] if keep_pins else []
+    constraints = []
+    for pins in (LOCK, BENCH_LOCK) if keep_pins else ():
+        if pins.exists():
+            constraints += ["--constraint", str(pins)]
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.json"
         run = subprocess.run(
@@ -57,11 +67,15 @@ def main() -> None:
     parser.add_argument("--upgrade", action="store_true", help="ignore the current pins")
     keep_pins = not parser.parse_args().upgrade and LOCK.exists()
     everything = resolve(".[dev,bench]", "setuptools", "wheel", keep_pins=keep_pins)
+    development = resolve(".[dev]", "setuptools", "wheel", keep_pins=keep_pins)
     runtime = resolve(".", keep_pins=keep_pins)
-    mismatched = {name for name, version in runtime.items() if everything.get(name) != version}
-    if mismatched:
-        sys.exit(f"runtime and full resolutions disagree on {sorted(mismatched)}")
-    write(LOCK, everything, HEADER)
+    for name, part in (("development", development), ("runtime", runtime)):
+        mismatched = {pin for pin, version in part.items() if everything.get(pin) != version}
+        if mismatched:
+            sys.exit(f"{name} and full resolutions disagree on {sorted(mismatched)}")
+    bench_only = {name: version for name, version in everything.items() if name not in development}
+    write(LOCK, development, HEADER)
+    write(BENCH_LOCK, bench_only, HEADER.replace("Python 3.11+", "the benchmarks (make bench)"))
     write(ROOT / "binder" / "requirements.txt", runtime, HEADER.replace("Python 3.11+", "binder"))
 
 
