@@ -139,3 +139,12 @@ class UnknownNode(LookupError):
     def __init__(self, node_id: str) -> None:
         super().__init__(f"no node with id {node_id!r}")
         self.node_id = node_id
+
+
+class NodeDown(RuntimeError):
+    """A crashed node (not restarted since) was asked for, or asked to act."""
+
+    def __init__(self, node_id: str, action: str = "") -> None:
+        doing = f" and cannot {action}" if action else ""
+        super().__init__(f"node {node_id!r} is down{doing}")
+        self.node_id = node_id

@@ -59,14 +59,10 @@ from heapq import heappop, heappush
 from typing import Any
 
 from reference.net.links import Clock, Link
-from reference.net.node import Node, NodeFactory, UnknownNode
+from reference.net.node import Node, NodeDown, NodeFactory, UnknownNode
 from reference.net.trace import Trace
 
 # --- The simulation -------------------------------------------------------------
-
-
-class NodeDown(RuntimeError):
-    """A crashed node was asked to act."""
 
 
 class _Host:
@@ -138,7 +134,7 @@ class Simulation:
         """The running node object (a new one after each restart)."""
         node = self._host(node_id).node
         if node is None:
-            raise NodeDown(f"node {node_id!r} is down")
+            raise NodeDown(node_id)
         return node
 
     def storage(self, node_id: str) -> dict[Any, Any]:
@@ -260,7 +256,7 @@ class Simulation:
 
     def _send(self, host: _Host, dst: str, msg: Any) -> None:
         if host.node is None:
-            raise NodeDown(f"node {host.node_id!r} is down and cannot send")
+            raise NodeDown(host.node_id, "send")
         if dst not in self._hosts:
             raise UnknownNode(dst)
         src, now, record = host.node_id, self.now, self._record
@@ -306,7 +302,7 @@ class Simulation:
         if not delay >= 0:
             raise ValueError(f"a timer delay must be >= 0, got {delay!r}")
         if host.node is None:
-            raise NodeDown(f"node {host.node_id!r} is down and cannot set timers")
+            raise NodeDown(host.node_id, "set timers")
         self._scheduled += 1
         token = self._scheduled
         heappush(

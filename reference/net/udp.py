@@ -68,7 +68,7 @@ import cbor2
 import trio
 
 from reference.net.links import Link
-from reference.net.node import Node, NodeFactory, UnknownNode
+from reference.net.node import Node, NodeDown, NodeFactory, UnknownNode
 from reference.net.trace import Note, Trace, plain
 
 MAX_DATAGRAM = 65507  # the most a UDP datagram over IPv4 can carry
@@ -103,6 +103,8 @@ class _UdpHost:
     def set_timer(self, delay: float, name: Hashable) -> None:
         if not delay >= 0:
             raise ValueError(f"a timer delay must be >= 0, got {delay!r}")
+        if self.node is None:
+            raise NodeDown(self.node_id, "set timers")
         self.cancel_timer(name)
         scope = self.timers[name] = trio.CancelScope()
         self._timer_nursery.start_soon(self._timer, delay, name, scope)
@@ -234,7 +236,7 @@ class UdpNetwork:
     def node(self, node_id: str) -> Node:
         node = self._host(node_id).node
         if node is None:
-            raise RuntimeError(f"node {node_id!r} is down")
+            raise NodeDown(node_id)
         return node
 
     def storage(self, node_id: str) -> dict[Any, Any]:
@@ -266,7 +268,7 @@ class UdpNetwork:
     def _host(self, node_id: str) -> _UdpHost:
         try:
             return self._hosts[node_id]
-        except KeyError:
+        except (KeyError, TypeError):
             raise UnknownNode(node_id) from None
 
     def _record(self, row: tuple) -> None:
@@ -284,7 +286,7 @@ class UdpNetwork:
 
     def _send(self, host: _UdpHost, dst: str, msg: Any) -> None:
         if host.node is None:
-            raise RuntimeError(f"node {host.node_id!r} is down and cannot send")
+            raise NodeDown(host.node_id, "send")
         address = self.addresses.get(dst)
         if address is None:
             raise UnknownNode(dst)

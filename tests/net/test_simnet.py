@@ -15,8 +15,8 @@ import pytest
 
 from reference.delivery.reliable import ReliableReceiver, SlidingWindowSender
 from reference.net.links import Clock, Exponential, Fixed, Link, Uniform
-from reference.net.node import Node, UnknownNode
-from reference.net.simnet import NodeDown, Simulation
+from reference.net.node import Node, NodeDown, UnknownNode
+from reference.net.simnet import Simulation
 from reference.net.trace import Deliver, Drop, Duplicate, Send, TimerFired
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import trio
 
 from reference.delivery.reliable import ReliableReceiver, SlidingWindowSender, StopAndWaitSender
 from reference.net.links import Link, Uniform
-from reference.net.node import Node, UnknownNode
+from reference.net.node import Node, NodeDown, UnknownNode
 from reference.net.udp import MessageTooLarge, open_udp_network
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,7 +138,7 @@ async def test_a_crash_cancels_timers_and_a_restart_keeps_storage(autojump_clock
         net.storage("t")["kept"] = True
         net.node("t").ctx.set_timer(1.0, "lost")
         net.crash("t")
-        with pytest.raises(RuntimeError, match="down"):
+        with pytest.raises(NodeDown, match="down"):
             net.node("t")
         await trio.sleep(2.0)
         await net.restart("t")
