@@ -60,7 +60,19 @@ from typing import Any
 
 from reference.net.links import Clock, Link
 from reference.net.node import Node, NodeDown, NodeFactory, UnknownNode
-from reference.net.trace import Trace
+from reference.net.trace import (
+    Crash,
+    Deliver,
+    Drop,
+    Duplicate,
+    Heal,
+    Note,
+    Partition,
+    Send,
+    Start,
+    TimerFired,
+    Trace,
+)
 
 # --- The simulation -------------------------------------------------------------
 
@@ -93,7 +105,7 @@ class _Host:
         return self.clock.offset + self.clock.rate * self._sim.now
 
     def note(self, text: str) -> None:
-        self._sim._record(("note", self._sim.now, self.node_id, str(text)))
+        self._sim.trace.append(Note(self._sim.now, self.node_id, str(text)))
 
 
 class Simulation:
@@ -105,7 +117,6 @@ class Simulation:
         self.now = 0.0
         self.default_link = link
         self.trace = Trace()
-        self._record = self.trace.rows.append
         self._hosts: dict[str, _Host] = {}
         self._links: dict[tuple[str, str], Link] = {}
         self._busy_until: dict[tuple[str, str], float] = {}
@@ -163,7 +174,7 @@ class Simulation:
         """Cut the links from `side_a` to `side_b` (and back, unless `one_way`)."""
         a, b = self._sides(side_a, side_b)
         self._cut |= _pairs(a, b, one_way)
-        self._record(("partition", self.now, a, b, one_way))
+        self.trace.append(Partition(self.now, a, b, one_way))
 
     def heal(
         self,
@@ -175,11 +186,11 @@ class Simulation:
         """Restore the links between the sides, or every link if no sides are given."""
         if side_a is None and side_b is None:
             self._cut.clear()
-            self._record(("heal", self.now, (), (), False))
+            self.trace.append(Heal(self.now, (), (), False))
             return
         a, b = self._sides(side_a or (), side_b or ())
         self._cut -= _pairs(a, b, one_way)
-        self._record(("heal", self.now, a, b, one_way))
+        self.trace.append(Heal(self.now, a, b, one_way))
 
     def crash(self, node_id: str) -> None:
         """Stop the node: its object and timers are gone, its storage stays."""
@@ -188,7 +199,7 @@ class Simulation:
             return
         host.node = None
         host.timers.clear()
-        self._record(("crash", self.now, node_id))
+        self.trace.append(Crash(self.now, node_id))
 
     def restart(self, node_id: str) -> None:
         """Start a fresh node object with the old storage (crashing it first if up)."""
@@ -251,7 +262,7 @@ class Simulation:
         node = host.factory()
         node.ctx = host
         host.node = node
-        self._record(("start", self.now, host.node_id))
+        self.trace.append(Start(self.now, host.node_id))
         node.on_start()
 
     def _send(self, host: _Host, dst: str, msg: Any) -> None:
@@ -259,23 +270,23 @@ class Simulation:
             raise NodeDown(host.node_id, "send")
         if dst not in self._hosts:
             raise UnknownNode(dst)
-        src, now, record = host.node_id, self.now, self._record
+        src, now, record = host.node_id, self.now, self.trace.append
         self._messages += 1
         msg_id = self._messages
-        record(("send", now, src, dst, msg_id, msg))
+        record(Send(now, src, dst, msg_id, msg))
         pair = (src, dst)
         if self._cut and pair in self._cut:
-            record(("drop", now, src, dst, msg_id, "partition"))
+            record(Drop(now, src, dst, msg_id, "partition"))
             return
         link = self._links.get(pair, self.default_link)
         rng = self.random
         if link.loss and rng.random() < link.loss:
-            record(("drop", now, src, dst, msg_id, "loss"))
+            record(Drop(now, src, dst, msg_id, "loss"))
             return
         self._transmit(pair, link, msg_id, msg)
         if link.duplicate and rng.random() < link.duplicate:
             self._messages += 1
-            record(("duplicate", now, src, dst, self._messages, msg_id))
+            record(Duplicate(now, src, dst, self._messages, msg_id))
             self._transmit(pair, link, self._messages, msg)
 
     def _transmit(self, pair: tuple[str, str], link: Link, msg_id: int, msg: Any) -> None:
@@ -291,11 +302,11 @@ class Simulation:
         src, dst = pair
         node = self._hosts[dst].node
         if node is None:
-            self._record(("drop", self.now, src, dst, msg_id, "down"))
+            self.trace.append(Drop(self.now, src, dst, msg_id, "down"))
         elif self._cut and pair in self._cut:
-            self._record(("drop", self.now, src, dst, msg_id, "partition"))
+            self.trace.append(Drop(self.now, src, dst, msg_id, "partition"))
         else:
-            self._record(("deliver", self.now, src, dst, msg_id))
+            self.trace.append(Deliver(self.now, src, dst, msg_id))
             node.on_message(src, msg)
 
     def _set_timer(self, host: _Host, delay: float, name: Hashable) -> None:
@@ -313,7 +324,7 @@ class Simulation:
 
     def _fire(self, host: _Host, name: Hashable, token: int) -> None:
         del host.timers[name]
-        self._record(("timer", self.now, host.node_id, name))
+        self.trace.append(TimerFired(self.now, host.node_id, name))
         host.node.on_timer(name)
 
 

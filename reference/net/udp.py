@@ -69,7 +69,19 @@ import trio
 
 from reference.net.links import Link
 from reference.net.node import Node, NodeDown, NodeFactory, UnknownNode
-from reference.net.trace import Note, Trace, plain
+from reference.net.trace import (
+    Crash,
+    Deliver,
+    Drop,
+    Duplicate,
+    Event,
+    Note,
+    Send,
+    Start,
+    TimerFired,
+    Trace,
+    plain,
+)
 
 MAX_DATAGRAM = 65507  # the most a UDP datagram over IPv4 can carry
 
@@ -118,7 +130,7 @@ class _UdpHost:
         return self._network.now()
 
     def note(self, text: str) -> None:
-        self._network._note(self.node_id, str(text))
+        self._network._record(Note(self._network.now(), self.node_id, str(text)))
 
     # -- One incarnation of the node
 
@@ -133,7 +145,7 @@ class _UdpHost:
             async with trio.open_nursery() as self._timer_nursery:
                 self.node = self.factory()
                 self.node.ctx = self
-                self._network._record(("start", self._network.now(), self.node_id))
+                self._network._record(Start(self._network.now(), self.node_id))
                 self.node.on_start()
                 task_status.started(self.address)
                 while True:
@@ -165,7 +177,7 @@ class _UdpHost:
         else:
             src, dst, msg_id, msg = envelope
             self._network.addresses.setdefault(src, address)
-            self._network._record(("deliver", self._network.now(), src, dst, msg_id))
+            self._network._record(Deliver(self._network.now(), src, dst, msg_id))
             self.node.on_message(src, msg)
         self._network._progressed()
 
@@ -173,7 +185,7 @@ class _UdpHost:
         with scope:
             await trio.sleep(delay)
             del self.timers[name]
-            self._network._record(("timer", self._network.now(), self.node_id, name))
+            self._network._record(TimerFired(self._network.now(), self.node_id, name))
             self.node.on_timer(name)
             self._network._progressed()
 
@@ -247,7 +259,7 @@ class UdpNetwork:
         host = self._host(node_id)
         if host.node is not None:
             host.crash()
-            self._record(("crash", self.now(), node_id))
+            self._record(Crash(self.now(), node_id))
 
     async def restart(self, node_id: str) -> None:
         """Crash the node if it is up, then start a fresh one on the same port."""
@@ -271,18 +283,14 @@ class UdpNetwork:
         except (KeyError, TypeError):
             raise UnknownNode(node_id) from None
 
-    def _record(self, row: tuple) -> None:
-        self.trace.rows.append(row)
+    def _record(self, event: Event) -> None:
+        self.trace.append(event)
+        if isinstance(event, Note) and self._on_note is not None:
+            self._on_note(event)
 
     def _progressed(self) -> None:
         self._progress.set()
         self._progress = trio.Event()
-
-    def _note(self, node_id: str, text: str) -> None:
-        note = Note(self.now(), node_id, text)
-        self.trace.append(note)
-        if self._on_note is not None:
-            self._on_note(note)
 
     def _send(self, host: _UdpHost, dst: str, msg: Any) -> None:
         if host.node is None:
@@ -291,14 +299,14 @@ class UdpNetwork:
         if address is None:
             raise UnknownNode(dst)
         copies = [self._new_message_id()]
-        self._record(("send", self.now(), host.node_id, dst, copies[0], msg))
+        self._record(Send(self.now(), host.node_id, dst, copies[0], msg))
         link = self.link
         if link is not None and link.loss and self.random.random() < link.loss:
-            self._record(("drop", self.now(), host.node_id, dst, copies[0], "loss"))
+            self._record(Drop(self.now(), host.node_id, dst, copies[0], "loss"))
             return
         if link is not None and link.duplicate and self.random.random() < link.duplicate:
             copies.append(self._new_message_id())
-            self._record(("duplicate", self.now(), host.node_id, dst, copies[1], copies[0]))
+            self._record(Duplicate(self.now(), host.node_id, dst, copies[1], copies[0]))
         for msg_id in copies:
             data = cbor2.dumps([host.node_id, dst, msg_id, msg])
             if len(data) > MAX_DATAGRAM:
@@ -316,7 +324,7 @@ class UdpNetwork:
     def _transmit(self, host: _UdpHost, dst: str, msg_id: int, data: bytes, address) -> None:
         failure = host.sendto(data, address)
         if failure is not None:
-            self._record(("drop", self.now(), host.node_id, dst, msg_id, failure))
+            self._record(Drop(self.now(), host.node_id, dst, msg_id, failure))
 
     async def _transmit_later(
         self, delay: float, host: _UdpHost, dst: str, msg_id: int, data: bytes

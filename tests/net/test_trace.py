@@ -81,7 +81,7 @@ def test_event_json_has_a_fixed_field_order():
 def test_a_trace_built_from_events_equals_the_recorded_one():
     sim = eventful_simulation()
     copy = Trace(sim.trace.events)
-    assert copy.rows == sim.trace.rows
+    assert copy.events == sim.trace.events
     assert copy.text() == sim.trace.text()
     assert copy[0] == Start(0.0, "a")
 
