@@ -452,6 +452,6 @@ def test_the_simulator_never_reads_the_clock_or_the_global_rng(monkeypatch):
     for name in ("time", "monotonic", "perf_counter", "sleep"):
         monkeypatch.setattr(time, name, forbidden)
     chaotic_trace(3)
-    for module in ("simnet.py", "links.py", "node.py", "trace.py"):
+    for module in ("simnet.py", "network.py", "links.py", "node.py", "trace.py"):
         source = (ROOT / "reference" / "net" / module).read_text()
         assert "import time" not in source and "random.random(" not in source, module
