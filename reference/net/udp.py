@@ -29,35 +29,20 @@ Storage is a dict in memory, kept for the life of the `UdpNetwork`:
 binds the same port again and builds a fresh node with the same storage.
 A process that exits loses its storage; nothing is written to disk.
 
-Two ways to run:
+In one process (notebooks, tests), every node is a task::
 
-- In one process (notebooks, tests), every node a task::
+    async with open_udp_network(link=Link(loss=0.2), seed=1) as net:
+        await net.add_node("b", ReliableReceiver)
+        await net.add_node("a", functools.partial(SlidingWindowSender, "b", range(20)))
+        await net.wait_until(lambda: net.node("a").done)
 
-      async with open_udp_network(link=Link(loss=0.2), seed=1) as net:
-          await net.add_node("b", ReliableReceiver)
-          await net.add_node("a", functools.partial(SlidingWindowSender, "b", range(20)))
-          await net.wait_until(lambda: net.node("a").done)
-
-- One node per process, from the command line::
-
-      python -m reference.net.udp b reference.delivery.reliable:ReliableReceiver --idle 2
-      python -m reference.net.udp a reference.delivery.reliable:SlidingWindowSender \\
-          --kwargs '{"peer": "b", "messages": [1, 2, 3]}' --peer b=127.0.0.1:PORT --idle 2
-
-  Each prints ``<id> listening on HOST:PORT``, then its notes; once a
-  message or timer has been handled and then nothing for ``--idle``
-  seconds (or after ``--duration``), it prints its storage as JSON and
-  exits.
-
+One node per process is ``python -m reference.net.udp`` (reference/net/udp_cli.py).
 Times in the trace are seconds since the network opened, on Trio's clock,
 so under `trio.testing.MockClock` the runtime runs in virtual time too.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
 import random
 import socket
 from collections.abc import AsyncIterator, Callable, Hashable
@@ -80,7 +65,6 @@ from reference.net.trace import (
     Start,
     TimerFired,
     Trace,
-    plain,
 )
 
 MAX_DATAGRAM = 65507  # the most a UDP datagram over IPv4 can carry
@@ -269,11 +253,12 @@ class UdpNetwork:
 
     async def wait_until(self, predicate: Callable[[], bool]) -> None:
         """Return once `predicate()` is true; it is checked after every handler runs."""
-        while True:
-            progress = self._progress
-            if predicate():
-                return
-            await progress.wait()
+        while not predicate():
+            await self.wait_for_progress()
+
+    async def wait_for_progress(self) -> None:
+        """Return after the next handler (for a message or a timer) has run."""
+        await self._progress.wait()
 
     # -- The machinery
 
@@ -347,74 +332,7 @@ async def open_udp_network(
         nursery.cancel_scope.cancel()
 
 
-# --- Command line: one node per process --------------------------------------------
-
-
-def _load_factory(spec: str, kwargs: dict[str, Any]) -> NodeFactory:
-    module_name, _, attribute = spec.partition(":")
-    if not attribute:
-        raise SystemExit(f"expected MODULE:CALLABLE, got {spec!r}")
-    target = getattr(importlib.import_module(module_name), attribute)
-    return lambda: target(**kwargs)
-
-
-def _address(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    return host, int(port)
-
-
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m reference.net.udp", description="Run one node over UDP."
-    )
-    parser.add_argument("node_id", help="this node's id")
-    parser.add_argument("factory", help="MODULE:CALLABLE that builds the node")
-    parser.add_argument("--kwargs", default="{}", help="keyword arguments for it, as JSON")
-    parser.add_argument("--bind", default="127.0.0.1:0", help="HOST:PORT to listen on")
-    parser.add_argument("--peer", action="append", default=[], help="ID=HOST:PORT, repeatable")
-    parser.add_argument("--loss", type=float, default=0.0, help="chance a message is dropped")
-    parser.add_argument("--duplicate", type=float, default=0.0, help="chance it is doubled")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the loss shim")
-    parser.add_argument("--idle", type=float, default=None, help="stop after S idle seconds")
-    parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
-    return parser.parse_args(argv)
-
-
-async def _serve_one(args: argparse.Namespace) -> dict[Any, Any]:
-    shim = Link(loss=args.loss, duplicate=args.duplicate) if args.loss or args.duplicate else None
-
-    def print_note(note: Note) -> None:
-        print(f"[{note.time:9.3f}] {note.node}: {note.text}", flush=True)
-
-    factory = _load_factory(args.factory, json.loads(args.kwargs))
-    host, port = _address(args.bind)
-    async with open_udp_network(link=shim, seed=args.seed, host=host, on_note=print_note) as net:
-        for peer in args.peer:
-            peer_id, _, address = peer.partition("=")
-            net.add_peer(peer_id, _address(address))
-        bound = await net.add_node(args.node_id, factory, port=port)
-        print(f"{args.node_id} listening on {bound[0]}:{bound[1]}", flush=True)
-        with trio.move_on_after(args.duration if args.duration is not None else float("inf")):
-            await _wait_idle(net, args.idle)
-        return net.storage(args.node_id)
-
-
-async def _wait_idle(net: UdpNetwork, idle: float | None) -> None:
-    """Return once nothing has happened for `idle` seconds (after the first event)."""
-    if idle is None:
-        await trio.sleep_forever()
-    await net._progress.wait()
-    while True:
-        with trio.move_on_after(idle) as quiet:
-            await net._progress.wait()
-        if quiet.cancelled_caught:
-            return
-
-
-def main(argv: list[str] | None = None) -> None:
-    storage = trio.run(_serve_one, _parse_args(argv))
-    print(json.dumps(plain(storage)), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    from reference.net.udp_cli import main
+
+    main(open_udp_network)
