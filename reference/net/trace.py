@@ -4,14 +4,16 @@ Theory of operation
 -------------------
 Every run of the simulator (and of the Trio runtime) records a *trace*: a
 list of small frozen events, one per thing that happened, in the order it
-happened. The kinds are few:
+happened. A host builds each event and appends it (`Trace.append`); there
+is no other format. The kinds are few:
 
 =============  ===============================================================
 `Start`        a node started (again, after a `Crash`: a restart)
 `Crash`        a node crashed: its volatile state and timers are gone
 `Send`         `src` handed message number `msg_id` to the network
 `Duplicate`    the network made an extra copy `msg_id` of message `copy_of`
-`Drop`         message `msg_id` was lost (`reason`: "loss", "partition", "down")
+`Drop`         message `msg_id` was lost; `reason` is "loss", "partition" or
+               "down" (the UDP runtime adds "sender down" and socket errors)
 `Deliver`      message `msg_id` reached `dst` and its `on_message` ran
 `TimerFired`   a timer went off and its `on_timer` ran
 `Partition`    links from `side_a` to `side_b` (and back unless `one_way`) cut
@@ -21,7 +23,7 @@ happened. The kinds are few:
 
 Each message has one fate: a `Send` (or a `Duplicate`) introduces an id, and
 at most one `Deliver` or `Drop` ends it. A message still in flight when the
-run stops has no fate yet.
+run stops has no fate yet (nor, over UDP, one that the kernel loses).
 
 `Trace.text()` serializes a trace as one JSON object per line, with a fixed
 key order and the message converted to plain JSON (sets sorted), so two
