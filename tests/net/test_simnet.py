@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reference.delivery.reliable import ReliableReceiver, SlidingWindowSender
-from reference.net.links import Clock, Exponential, Fixed, Link, Uniform
+from reference.net.links import Clock, Exponential, Fixed, Link, Uniform, fate
 from reference.net.node import Node, NodeDown, UnknownNode
 from reference.net.simnet import Simulation
 from reference.net.trace import Deliver, Drop, Duplicate, Send, TimerFired
@@ -164,6 +164,29 @@ def test_per_link_settings_apply_one_way_when_asked():
     sim.run()
     assert sim.node("b").received == []
     assert sim.node("a").received == [(0.1, "b", "kept")]
+
+
+def test_fate_draws_loss_then_delay_then_duplicate_then_delay():
+    # Both hosts call fate: this order keeps old seeds' traces (and chapter 04's) as they were.
+    link = Link(loss=0.4, duplicate=0.5, delay=Uniform(0.1, 0.2))
+    outcomes = set()
+    for seed in range(30):
+        rng, replay = random.Random(seed), random.Random(seed)
+        if replay.random() < 0.4:
+            expected = ()
+        else:
+            first = replay.uniform(0.1, 0.2)
+            expected = (first, replay.uniform(0.1, 0.2)) if replay.random() < 0.5 else (first,)
+        assert fate(link, rng) == expected and rng.getstate() == replay.getstate(), seed
+        outcomes.add(len(expected))
+    assert outcomes == {0, 1, 2}
+
+
+def test_fate_draws_nothing_for_a_chance_of_zero():
+    rng = random.Random(5)
+    before = rng.getstate()
+    assert fate(Link(delay=Fixed(0.1)), rng) == (0.1,)
+    assert rng.getstate() == before
 
 
 @pytest.mark.parametrize(
