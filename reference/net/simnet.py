@@ -48,7 +48,8 @@ Everything can be scheduled: `call_at(time, fn, *args)` runs any of these
 
 `run(until=...)` runs the events up to a time. The trace of everything
 that happened is `sim.trace` (see `reference.net.trace`), and
-`sim.trace.text()` is its byte-exact serialization.
+`sim.trace.text()` is its byte-exact serialization; `on_note`, if given,
+sees each note as a node writes it.
 
 What happens to each message, the faults and the trace are the host
 contract shared with the UDP runtime (`reference.net.network.Network`, the

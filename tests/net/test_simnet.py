@@ -17,7 +17,7 @@ from reference.delivery.reliable import ReliableReceiver, SlidingWindowSender
 from reference.net.links import Clock, Exponential, Fixed, Link, Uniform, fate
 from reference.net.node import Node, NodeDown, UnknownNode
 from reference.net.simnet import Simulation
-from reference.net.trace import Deliver, Drop, Duplicate, Send, TimerFired
+from reference.net.trace import Deliver, Drop, Duplicate, Note, Send, TimerFired
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -387,6 +387,15 @@ def test_set_clock_steps_a_clock_while_running():
     sim.call_at(5.0, sim.set_clock, "n", Clock(offset=-2.0))
     sim.run(until=6.0)
     assert sim.node("n").ctx.now() == 4.0
+
+
+def test_on_note_sees_each_note_as_it_is_written():
+    seen = []
+    sim = Simulation(on_note=seen.append)
+    sim.add_node("a", Recorder)
+    sim.call_at(1.5, lambda: sim.node("a").ctx.note("hello"))
+    sim.run()
+    assert seen == messages_of(sim, Note) == [Note(1.5, "a", "hello")]
 
 
 # --- Bad input ------------------------------------------------------------------------
