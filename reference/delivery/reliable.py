@@ -28,7 +28,8 @@ Together this is "at-least-once transmission + deduplication =
 effectively-once delivery": the network may carry a message many times,
 but the application sees it once.
 
-Two senders share the receiver:
+Two senders share the receiver, and `ReliableSender`, their base class:
+the durable outbox, `submit`, `done`, and reading acks.
 
 - `StopAndWaitSender` has one message in flight: send, wait for the ack,
   send the next. Simple, and slow: one message per round trip at best.
@@ -50,7 +51,7 @@ the next expected one, so a peer cannot make it hold unbounded memory.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, MutableMapping
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,17 +164,17 @@ class ReliableReceiver(Node):
 # --- The senders -------------------------------------------------------------------
 
 
-def _open_outbox(storage: MutableMapping[Any, Any], peer: str, first: Iterable[Any]) -> dict:
-    """The sender's durable state for `peer`, created (holding `first`) on the first start."""
-    key = f"sender/{peer}"
-    if key not in storage:
-        unacked = dict(enumerate(first))
-        storage[key] = {"next_seq": len(unacked), "unacked": unacked}
-    return storage[key]
+class ReliableSender(Node):
+    """What both senders share: the outbox, `submit`, `done` and reading acks.
 
-
-class StopAndWaitSender(Node):
-    """One message in flight: send it, wait for its ack, then send the next."""
+    The outbox is the sender's durable state for `peer`, in
+    ``storage[f"sender/{peer}"]``: `next_seq`, the number the next submitted
+    message gets, and `unacked`, every message not yet acknowledged, by
+    number, oldest first. On the first start it holds `messages`; after a
+    restart it holds whatever was left. A subclass decides what to send:
+    `_submitted(seq)` after each `submit`, `_acknowledged(next_expected, seq)`
+    for each well-formed ack from the peer.
+    """
 
     def __init__(
         self, peer: str, messages: Iterable[Any] = (), *, backoff: Backoff = Backoff()
@@ -181,35 +182,67 @@ class StopAndWaitSender(Node):
         self.peer = peer
         self.first_messages = list(messages)
         self.backoff = backoff
-        self.attempt = 0
 
     def on_start(self) -> None:
-        self.outbox = _open_outbox(self.ctx.storage, self.peer, self.first_messages)
-        self._send_oldest()
+        key = f"sender/{self.peer}"
+        if key not in self.ctx.storage:
+            first = dict(enumerate(self.first_messages))
+            self.ctx.storage[key] = {"next_seq": len(first), "unacked": first}
+        self.outbox = self.ctx.storage[key]
+        self.unacked: dict[int, Any] = self.outbox["unacked"]
 
     @property
     def done(self) -> bool:
         """True when every submitted message has been acknowledged."""
-        return not self.outbox["unacked"]
+        return not self.unacked
 
     def submit(self, payload: Any) -> None:
         """Queue `payload` for reliable delivery (after `on_start`)."""
-        was_idle = self.done
-        self.outbox["unacked"][self.outbox["next_seq"]] = payload
-        self.outbox["next_seq"] += 1
-        if was_idle:
-            self._send_oldest()
+        seq = self.outbox["next_seq"]
+        self.unacked[seq] = payload
+        self.outbox["next_seq"] = seq + 1
+        self._submitted(seq)
 
     def on_message(self, src: str, msg: Any) -> None:
         ack = parse_ack(msg) if src == self.peer else None
         if ack is None:
             self.ctx.note(f"ignored an unexpected message from {src}")
             return
-        next_expected, seq = ack
-        unacked = self.outbox["unacked"]
-        oldest = next(iter(unacked), None)
+        self._acknowledged(*ack)
+
+    def _send_data(self, seq: int, attempt: int, timer: Hashable) -> None:
+        """Send message `seq` and (re)start its retransmission timer for this attempt."""
+        self.ctx.send(self.peer, ("data", seq, self.unacked[seq]))
+        self.ctx.set_timer(self.backoff.delay(attempt, self.ctx.random.random()), timer)
+
+    def _submitted(self, seq: int) -> None:
+        raise NotImplementedError
+
+    def _acknowledged(self, next_expected: int, seq: int) -> None:
+        raise NotImplementedError
+
+
+class StopAndWaitSender(ReliableSender):
+    """One message in flight: send it, wait for its ack, then send the next."""
+
+    def __init__(
+        self, peer: str, messages: Iterable[Any] = (), *, backoff: Backoff = Backoff()
+    ) -> None:
+        super().__init__(peer, messages, backoff=backoff)
+        self.attempt = 0
+
+    def on_start(self) -> None:
+        super().on_start()
+        self._send_oldest()
+
+    def _submitted(self, seq: int) -> None:
+        if next(iter(self.unacked)) == seq:  # the only one left: nothing is in flight
+            self._send_oldest()
+
+    def _acknowledged(self, next_expected: int, seq: int) -> None:
+        oldest = next(iter(self.unacked), None)
         if oldest is not None and (oldest < next_expected or oldest == seq):
-            del unacked[oldest]
+            del self.unacked[oldest]
             self.attempt = 0
             self._send_oldest()
 
@@ -218,17 +251,13 @@ class StopAndWaitSender(Node):
         self._send_oldest()
 
     def _send_oldest(self) -> None:
-        unacked = self.outbox["unacked"]
-        if not unacked:
+        if not self.unacked:
             self.ctx.cancel_timer(("retransmit", self.peer))
             return
-        seq = next(iter(unacked))
-        self.ctx.send(self.peer, ("data", seq, unacked[seq]))
-        timeout = self.backoff.delay(self.attempt, self.ctx.random.random())
-        self.ctx.set_timer(timeout, ("retransmit", self.peer))
+        self._send_data(next(iter(self.unacked)), self.attempt, ("retransmit", self.peer))
 
 
-class SlidingWindowSender(Node):
+class SlidingWindowSender(ReliableSender):
     """Up to `window` messages in flight, each retransmitted on its own timer.
 
     `base` is the oldest unacknowledged sequence number and
@@ -257,37 +286,21 @@ class SlidingWindowSender(Node):
     ) -> None:
         if window < 1:
             raise ValueError(f"a window holds at least one message, got {window}")
-        self.peer = peer
-        self.first_messages = list(messages)
+        super().__init__(peer, messages, backoff=backoff)
         self.window = window
-        self.backoff = backoff
         self.attempts: dict[int, int] = {}
         self.overtaken: dict[int, int] = {}
 
     def on_start(self) -> None:
-        self.outbox = _open_outbox(self.ctx.storage, self.peer, self.first_messages)
-        self.unacked: dict[int, Any] = self.outbox["unacked"]
+        super().on_start()
         self.base = min(self.unacked, default=self.outbox["next_seq"])
         self.next_to_send = self.base
         self._fill_window()
 
-    @property
-    def done(self) -> bool:
-        """True when every submitted message has been acknowledged."""
-        return not self.unacked
-
-    def submit(self, payload: Any) -> None:
-        """Queue `payload` for reliable delivery (after `on_start`)."""
-        self.unacked[self.outbox["next_seq"]] = payload
-        self.outbox["next_seq"] += 1
+    def _submitted(self, seq: int) -> None:
         self._fill_window()
 
-    def on_message(self, src: str, msg: Any) -> None:
-        ack = parse_ack(msg) if src == self.peer else None
-        if ack is None:
-            self.ctx.note(f"ignored an unexpected message from {src}")
-            return
-        next_expected, seq = ack
+    def _acknowledged(self, next_expected: int, seq: int) -> None:
         for acked in (*range(self.base, min(next_expected, self.next_to_send)), seq):
             if acked < self.next_to_send and self.unacked.pop(acked, None) is not None:
                 self.ctx.cancel_timer(("retransmit", self.peer, acked))
@@ -321,6 +334,4 @@ class SlidingWindowSender(Node):
 
     def _transmit(self, seq: int, attempt: int) -> None:
         self.attempts[seq] = attempt
-        self.ctx.send(self.peer, ("data", seq, self.unacked[seq]))
-        timeout = self.backoff.delay(attempt, self.ctx.random.random())
-        self.ctx.set_timer(timeout, ("retransmit", self.peer, seq))
+        self._send_data(seq, attempt, ("retransmit", self.peer, seq))

@@ -36,6 +36,14 @@ state, call `ctx` and return. That is what lets the same class run
   purpose, nodes crash, partitions come and go, and a seed replays it all;
 - on `reference.net.udp`, over real UDP sockets with Trio.
 
+Both hosts keep one contract, written once in `reference.net.network`:
+`host.node(id)` is the running object, `host.storage(id)` its storage,
+`crash`, `partition` and `heal` are the faults, and `host.trace` records
+the same events for the same run. A message's fate is drawn by
+`reference.net.links.fate`, a partition follows `links.Partitions`. An id
+no host knows raises `UnknownNode`; a crashed node that is asked for, or
+whose context is asked to send or set a timer, raises `NodeDown`.
+
 Rules that keep a node portable:
 
 - *Messages are plain values*: numbers, strings, bytes, lists, tuples and
@@ -138,4 +146,13 @@ class UnknownNode(LookupError):
 
     def __init__(self, node_id: str) -> None:
         super().__init__(f"no node with id {node_id!r}")
+        self.node_id = node_id
+
+
+class NodeDown(RuntimeError):
+    """A crashed node (not restarted since) was asked for, or asked to act."""
+
+    def __init__(self, node_id: str, action: str = "") -> None:
+        doing = f" and cannot {action}" if action else ""
+        super().__init__(f"node {node_id!r} is down{doing}")
         self.node_id = node_id

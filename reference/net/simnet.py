@@ -12,8 +12,9 @@ milliseconds, and nothing depends on the operating system's scheduling.
 The queue is one heap of ``(time, sequence number, action, args)``. The
 sequence number breaks ties in the order things were scheduled, so the
 order of events is decided by the simulator alone. Every random choice
-(is this message lost? how long does it take?) is drawn from one
-`random.Random(seed)`, in an order fixed by the event order. Nothing reads
+(is this message lost? how long does it take? see
+`reference.net.links.fate`) is drawn from one `random.Random(seed)`, in an
+order fixed by the event order. Nothing reads
 `time`, the global `random`, or iterates a set. So the same seed gives the
 same run, event for event, and the same trace byte for byte, whatever
 `PYTHONHASHSEED` is: a bug found on seed 1234 can be replayed and
@@ -47,26 +48,28 @@ Everything can be scheduled: `call_at(time, fn, *args)` runs any of these
 
 `run(until=...)` runs the events up to a time. The trace of everything
 that happened is `sim.trace` (see `reference.net.trace`), and
-`sim.trace.text()` is its byte-exact serialization.
+`sim.trace.text()` is its byte-exact serialization; `on_note`, if given,
+sees each note as a node writes it.
+
+What happens to each message, the faults and the trace are the host
+contract shared with the UDP runtime (`reference.net.network.Network`, the
+base class); this module adds virtual time, per-link settings, bandwidth
+and clocks.
 """
 
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from heapq import heappop, heappush
 from typing import Any
 
 from reference.net.links import Clock, Link
-from reference.net.node import Node, NodeFactory, UnknownNode
-from reference.net.trace import Trace
+from reference.net.network import Network
+from reference.net.node import Node, NodeDown, NodeFactory
+from reference.net.trace import Note
 
 # --- The simulation -------------------------------------------------------------
-
-
-class NodeDown(RuntimeError):
-    """A crashed node was asked to act."""
 
 
 class _Host:
@@ -97,56 +100,44 @@ class _Host:
         return self.clock.offset + self.clock.rate * self._sim.now
 
     def note(self, text: str) -> None:
-        self._sim._record(("note", self._sim.now, self.node_id, str(text)))
+        self._sim._note(self.node_id, text)
+
+    def crash(self) -> None:
+        self.node = None
+        self.timers.clear()
 
 
-class Simulation:
+class Simulation(Network):
     """Nodes, links between them, a virtual clock, one RNG and a trace."""
 
-    def __init__(self, seed: int = 0, *, link: Link = Link()) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        link: Link = Link(),
+        on_note: Callable[[Note], None] | None = None,
+    ) -> None:
+        super().__init__(seed, on_note)
         self.seed = seed
-        self.random = random.Random(seed)
         self.now = 0.0
         self.default_link = link
-        self.trace = Trace()
-        self._record = self.trace.rows.append
-        self._hosts: dict[str, _Host] = {}
         self._links: dict[tuple[str, str], Link] = {}
         self._busy_until: dict[tuple[str, str], float] = {}
-        self._cut: set[tuple[str, str]] = set()
         self._heap: list[tuple[float, int, Callable[..., None], tuple]] = []
         self._scheduled = 0
-        self._messages = 0
         self._fire_timer = self._fire  # one bound method, so `run` can recognise timers by identity
 
     # -- Building the world
 
     def add_node(self, node_id: str, factory: NodeFactory, *, clock: Clock = Clock()) -> None:
         """Add a node built by `factory()`; it starts at the current time."""
-        if not isinstance(node_id, str):
-            raise TypeError(f"node ids are strings, got {node_id!r}")
-        if node_id in self._hosts:
-            raise ValueError(f"there is already a node {node_id!r}")
+        self._check_new_node_id(node_id)
         host = self._hosts[node_id] = _Host(self, node_id, factory, clock)
         self._schedule(self.now, self._start, host)
 
     @property
     def node_ids(self) -> list[str]:
         return list(self._hosts)
-
-    def node(self, node_id: str) -> Node:
-        """The running node object (a new one after each restart)."""
-        node = self._host(node_id).node
-        if node is None:
-            raise NodeDown(f"node {node_id!r} is down")
-        return node
-
-    def storage(self, node_id: str) -> dict[Any, Any]:
-        """The node's durable storage (it survives crashes)."""
-        return self._host(node_id).storage
-
-    def is_up(self, node_id: str) -> bool:
-        return self._host(node_id).node is not None
 
     def set_link(self, src: str, dst: str, link: Link, *, one_way: bool = False) -> None:
         """Use `link` from `src` to `dst` (and back, unless `one_way`)."""
@@ -158,41 +149,6 @@ class Simulation:
 
     def set_clock(self, node_id: str, clock: Clock) -> None:
         self._host(node_id).clock = clock
-
-    # -- Faults
-
-    def partition(
-        self, side_a: Iterable[str], side_b: Iterable[str], *, one_way: bool = False
-    ) -> None:
-        """Cut the links from `side_a` to `side_b` (and back, unless `one_way`)."""
-        a, b = self._sides(side_a, side_b)
-        self._cut |= _pairs(a, b, one_way)
-        self._record(("partition", self.now, a, b, one_way))
-
-    def heal(
-        self,
-        side_a: Iterable[str] | None = None,
-        side_b: Iterable[str] | None = None,
-        *,
-        one_way: bool = False,
-    ) -> None:
-        """Restore the links between the sides, or every link if no sides are given."""
-        if side_a is None and side_b is None:
-            self._cut.clear()
-            self._record(("heal", self.now, (), (), False))
-            return
-        a, b = self._sides(side_a or (), side_b or ())
-        self._cut -= _pairs(a, b, one_way)
-        self._record(("heal", self.now, a, b, one_way))
-
-    def crash(self, node_id: str) -> None:
-        """Stop the node: its object and timers are gone, its storage stays."""
-        host = self._host(node_id)
-        if host.node is None:
-            return
-        host.node = None
-        host.timers.clear()
-        self._record(("crash", self.now, node_id))
 
     def restart(self, node_id: str) -> None:
         """Start a fresh node object with the old storage (crashing it first if up)."""
@@ -235,78 +191,31 @@ class Simulation:
         self._scheduled += 1
         heappush(self._heap, (time, self._scheduled, action, args))
 
-    def _host(self, node_id: str) -> _Host:
-        try:
-            return self._hosts[node_id]
-        except (KeyError, TypeError):
-            raise UnknownNode(node_id) from None
+    def _link(self, src: str, dst: str) -> Link:
+        return self._links.get((src, dst), self.default_link)
 
-    def _sides(self, side_a: Iterable[str], side_b: Iterable[str]) -> tuple[tuple, tuple]:
-        if isinstance(side_a, str) or isinstance(side_b, str):
-            raise TypeError("each side of a partition is a list of node ids, not a string")
-        a, b = tuple(sorted(set(side_a))), tuple(sorted(set(side_b)))
-        for node_id in a + b:
-            self._host(node_id)
-        if set(a) & set(b):
-            raise ValueError(f"a node cannot be on both sides of a partition: {a} / {b}")
-        return a, b
-
-    def _start(self, host: _Host) -> None:
-        node = host.factory()
-        node.ctx = host
-        host.node = node
-        self._record(("start", self.now, host.node_id))
-        node.on_start()
-
-    def _send(self, host: _Host, dst: str, msg: Any) -> None:
-        if host.node is None:
-            raise NodeDown(f"node {host.node_id!r} is down and cannot send")
-        if dst not in self._hosts:
-            raise UnknownNode(dst)
-        src, now, record = host.node_id, self.now, self._record
-        self._messages += 1
-        msg_id = self._messages
-        record(("send", now, src, dst, msg_id, msg))
-        pair = (src, dst)
-        if self._cut and pair in self._cut:
-            record(("drop", now, src, dst, msg_id, "partition"))
-            return
-        link = self._links.get(pair, self.default_link)
-        rng = self.random
-        if link.loss and rng.random() < link.loss:
-            record(("drop", now, src, dst, msg_id, "loss"))
-            return
-        self._transmit(pair, link, msg_id, msg)
-        if link.duplicate and rng.random() < link.duplicate:
-            self._messages += 1
-            record(("duplicate", now, src, dst, self._messages, msg_id))
-            self._transmit(pair, link, self._messages, msg)
-
-    def _transmit(self, pair: tuple[str, str], link: Link, msg_id: int, msg: Any) -> None:
+    def _carry(
+        self, host: _Host, dst: str, link: Link, delay: float, msg_id: int, msg: Any
+    ) -> None:
         leaves = self.now
-        if link.bandwidth is not None:
+        if link.bandwidth is not None:  # messages queue behind each other on the link
+            pair = (host.node_id, dst)
             leaves = max(leaves, self._busy_until.get(pair, leaves)) + 1.0 / link.bandwidth
             self._busy_until[pair] = leaves
-        arrives = leaves + link.delay.sample(self.random)
         self._scheduled += 1
-        heappush(self._heap, (arrives, self._scheduled, self._deliver, (pair, msg_id, msg)))
+        arrival = (leaves + delay, self._scheduled, self._deliver, (host.node_id, dst, msg_id, msg))
+        heappush(self._heap, arrival)
 
-    def _deliver(self, pair: tuple[str, str], msg_id: int, msg: Any) -> None:
-        src, dst = pair
-        node = self._hosts[dst].node
-        if node is None:
-            self._record(("drop", self.now, src, dst, msg_id, "down"))
-        elif self._cut and pair in self._cut:
-            self._record(("drop", self.now, src, dst, msg_id, "partition"))
-        else:
-            self._record(("deliver", self.now, src, dst, msg_id))
+    def _deliver(self, src: str, dst: str, msg_id: int, msg: Any) -> None:
+        node = self._arrive(src, dst, msg_id)
+        if node is not None:
             node.on_message(src, msg)
 
     def _set_timer(self, host: _Host, delay: float, name: Hashable) -> None:
         if not delay >= 0:
             raise ValueError(f"a timer delay must be >= 0, got {delay!r}")
         if host.node is None:
-            raise NodeDown(f"node {host.node_id!r} is down and cannot set timers")
+            raise NodeDown(host.node_id, "set timers")
         self._scheduled += 1
         token = self._scheduled
         heappush(
@@ -316,13 +225,4 @@ class Simulation:
         host.timers[name] = token
 
     def _fire(self, host: _Host, name: Hashable, token: int) -> None:
-        del host.timers[name]
-        self._record(("timer", self.now, host.node_id, name))
-        host.node.on_timer(name)
-
-
-def _pairs(side_a: tuple, side_b: tuple, one_way: bool) -> set[tuple[str, str]]:
-    pairs = {(a, b) for a in side_a for b in side_b}
-    if not one_way:
-        pairs |= {(b, a) for a, b in pairs}
-    return pairs
+        self._timer_fired(host, name)

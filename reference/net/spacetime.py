@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from reference.net.links import Partitions
 from reference.net.trace import (
     Crash,
     Deliver,
@@ -237,17 +238,17 @@ class _SpaceTimeDiagram:
                 ax.text(event.time, y + 0.3, event.text, fontsize=7, color="#555555", ha="left")
 
     def _partitions(self, ax: Any) -> None:
-        cut: set[tuple[str, str]] = set()
+        partitions = Partitions()  # the hosts' own rule, replayed from the recorded events
         since = self.start
         for event in self.events:
             if not isinstance(event, Partition | Heal):
                 continue
-            if cut:
-                self._shade(ax, since, event.time, cut)
-            _apply_cut(cut, event)
+            if partitions.cut:
+                self._shade(ax, since, event.time, partitions.cut)
+            partitions.apply(event)
             since = event.time
-        if cut:
-            self._shade(ax, since, self.end, cut)
+        if partitions.cut:
+            self._shade(ax, since, self.end, partitions.cut)
 
     def _shade(self, ax: Any, since: float, until: float, cut: set[tuple[str, str]]) -> None:
         since, until = max(since, self.start), min(until, self.end)
@@ -268,19 +269,6 @@ class _SpaceTimeDiagram:
 def _typical_flight_time(arrows: list) -> float:
     flights = sorted(e.time - sent for e, sent, _ in arrows if e.time > sent)
     return flights[len(flights) // 2] if flights else 1.0
-
-
-def _apply_cut(cut: set[tuple[str, str]], event: Partition | Heal) -> None:
-    if isinstance(event, Heal) and not event.side_a and not event.side_b:
-        cut.clear()
-        return
-    pairs = {(a, b) for a in event.side_a for b in event.side_b}
-    if not event.one_way:
-        pairs |= {(b, a) for a, b in pairs}
-    if isinstance(event, Partition):
-        cut |= pairs
-    else:
-        cut -= pairs
 
 
 def _describe_cut(cut: set[tuple[str, str]]) -> str:

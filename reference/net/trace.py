@@ -4,14 +4,16 @@ Theory of operation
 -------------------
 Every run of the simulator (and of the Trio runtime) records a *trace*: a
 list of small frozen events, one per thing that happened, in the order it
-happened. The kinds are few:
+happened. A host builds each event and appends it (`Trace.append`); there
+is no other format. The kinds are few:
 
 =============  ===============================================================
 `Start`        a node started (again, after a `Crash`: a restart)
 `Crash`        a node crashed: its volatile state and timers are gone
 `Send`         `src` handed message number `msg_id` to the network
 `Duplicate`    the network made an extra copy `msg_id` of message `copy_of`
-`Drop`         message `msg_id` was lost (`reason`: "loss", "partition", "down")
+`Drop`         message `msg_id` was lost; `reason` is "loss", "partition" or
+               "down" (the UDP runtime adds "sender down" and socket errors)
 `Deliver`      message `msg_id` reached `dst` and its `on_message` ran
 `TimerFired`   a timer went off and its `on_timer` ran
 `Partition`    links from `side_a` to `side_b` (and back unless `one_way`) cut
@@ -21,7 +23,7 @@ happened. The kinds are few:
 
 Each message has one fate: a `Send` (or a `Duplicate`) introduces an id, and
 at most one `Deliver` or `Drop` ends it. A message still in flight when the
-run stops has no fate yet.
+run stops has no fate yet (nor, over UDP, one that the kernel loses).
 
 `Trace.text()` serializes a trace as one JSON object per line, with a fixed
 key order and the message converted to plain JSON (sets sorted), so two
@@ -42,10 +44,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    pass
+from typing import Any, ClassVar, get_args
 
 # --- Events --------------------------------------------------------------------
 
@@ -179,35 +178,21 @@ def event_json(event: Event) -> str:
 class Trace:
     """The events of one run, in the order they happened.
 
-    Recorders append compact *rows* to `rows`: a tuple of the event's kind
-    and its fields, like ``("deliver", 0.25, "a", "b", 7)``. Rows are cheap
-    to make and cost the garbage collector nothing, which keeps the
-    simulator fast; `events` turns them into the dataclasses above when
-    someone reads the trace.
+    A host records an event by building it and calling `append`; readers
+    iterate the trace, index it, or read the list `events`.
     """
 
     def __init__(self, events: Iterable[Event] = ()) -> None:
-        self.rows: list[tuple] = []
-        self._events: list[Event] = []
-        for event in events:
-            self.append(event)
+        self.events: list[Event] = list(events)
 
     def append(self, event: Event) -> None:
-        self.rows.append((event.kind, *(getattr(event, f.name) for f in fields(event))))
-
-    @property
-    def events(self) -> list[Event]:
-        """The rows as event objects (made once, as they are first read)."""
-        made = self._events
-        for row in self.rows[len(made) :]:
-            made.append(_KIND_CLASS[row[0]](*row[1:]))
-        return made
+        self.events.append(event)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.events)
 
     def __getitem__(self, index: int) -> Event:
         return self.events[index]
@@ -218,9 +203,9 @@ class Trace:
 
     def counts(self) -> dict[str, int]:
         """How many events of each kind, in a fixed order of kinds."""
-        tally = dict.fromkeys(_KIND_CLASS, 0)
-        for row in self.rows:
-            tally[row[0]] += 1
+        tally = dict.fromkeys(_KINDS, 0)
+        for event in self.events:
+            tally[event.kind] += 1
         return tally
 
     def nodes(self) -> list[str]:
@@ -232,10 +217,7 @@ class Trace:
         return list(seen)
 
 
-_KIND_CLASS = {
-    kind.kind: kind
-    for kind in (Start, Crash, Send, Duplicate, Drop, Deliver, TimerFired, Partition, Heal, Note)
-}
+_KINDS = tuple(event_class.kind for event_class in get_args(Event))
 
 
 def _event_nodes(event: Event) -> tuple[str, ...]:

@@ -18,47 +18,34 @@ which is how a server learns its clients (and why ch. 07 authenticates
 them).
 
 `ctx.send` never blocks: a UDP `sendto` either hands the datagram to the
-kernel or fails at once, and a datagram that cannot be sent is dropped,
-which the protocols above must survive anyway. Real loopback rarely loses
-anything, so for demonstrations a `Link` from `reference.net.simnet` can be
-given: its `loss`, `duplicate` and `delay` are applied at send time from a
-seeded RNG (its `bandwidth` is not: the real link has its own).
+kernel or fails at once (the datagram is then dropped, with the error's
+name as the reason). Real loopback rarely loses anything, so for
+demonstrations a `Link` can be given: `reference.net.links.fate` decides
+at send time, from a seeded RNG, whether the message is lost or doubled
+and how long each copy waits before it goes out (`bandwidth` is not
+imitated: the real link has its own). The rest of the host contract in
+`reference.net.node` holds too, with one difference: a copy still waiting
+when its sender crashes dies with it ("sender down").
 
 Storage is a dict in memory, kept for the life of the `UdpNetwork`:
 `crash(node)` closes the node's socket and cancels its tasks, `restart`
 binds the same port again and builds a fresh node with the same storage.
 A process that exits loses its storage; nothing is written to disk.
 
-Two ways to run:
+In one process (notebooks, tests), every node is a task::
 
-- In one process (notebooks, tests), every node a task::
+    async with open_udp_network(link=Link(loss=0.2), seed=1) as net:
+        await net.add_node("b", ReliableReceiver)
+        await net.add_node("a", functools.partial(SlidingWindowSender, "b", range(20)))
+        await net.wait_until(lambda: net.node("a").done)
 
-      async with open_udp_network(link=Link(loss=0.2), seed=1) as net:
-          await net.add_node("b", ReliableReceiver)
-          await net.add_node("a", functools.partial(SlidingWindowSender, "b", range(20)))
-          await net.wait_until(lambda: net.node("a").done)
-
-- One node per process, from the command line::
-
-      python -m reference.net.udp b reference.delivery.reliable:ReliableReceiver --idle 2
-      python -m reference.net.udp a reference.delivery.reliable:SlidingWindowSender \\
-          --kwargs '{"peer": "b", "messages": [1, 2, 3]}' --peer b=127.0.0.1:PORT --idle 2
-
-  Each prints ``<id> listening on HOST:PORT``, then its notes; once a
-  message or timer has been handled and then nothing for ``--idle``
-  seconds (or after ``--duration``), it prints its storage as JSON and
-  exits.
-
+One node per process is ``python -m reference.net.udp`` (reference/net/udp_cli.py).
 Times in the trace are seconds since the network opened, on Trio's clock,
 so under `trio.testing.MockClock` the runtime runs in virtual time too.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
-import random
 import socket
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
@@ -68,8 +55,9 @@ import cbor2
 import trio
 
 from reference.net.links import Link
-from reference.net.node import Node, NodeFactory, UnknownNode
-from reference.net.trace import Note, Trace, plain
+from reference.net.network import Network
+from reference.net.node import Node, NodeDown, NodeFactory
+from reference.net.trace import Drop, Note
 from reference.wire.untrusted import MalformedCBOR, loads_untrusted
 
 MAX_DATAGRAM = 65507  # the most a UDP datagram over IPv4 can carry
@@ -91,7 +79,7 @@ class _UdpHost:
         self.node: Node | None = None
         self.address: tuple[str, int] | None = None
         self.timers: dict[Hashable, trio.CancelScope] = {}
-        self._socket: socket.socket | None = None
+        self.socket: socket.socket | None = None
         self._receiver: trio.socket.SocketType | None = None
         self._scope: trio.CancelScope | None = None
         self._timer_nursery: trio.Nursery | None = None
@@ -104,6 +92,8 @@ class _UdpHost:
     def set_timer(self, delay: float, name: Hashable) -> None:
         if not delay >= 0:
             raise ValueError(f"a timer delay must be >= 0, got {delay!r}")
+        if self.node is None:
+            raise NodeDown(self.node_id, "set timers")
         self.cancel_timer(name)
         scope = self.timers[name] = trio.CancelScope()
         self._timer_nursery.start_soon(self._timer, delay, name, scope)
@@ -114,10 +104,10 @@ class _UdpHost:
             scope.cancel()
 
     def now(self) -> float:
-        return self._network.now()
+        return self._network.now
 
     def note(self, text: str) -> None:
-        self._network._note(self.node_id, str(text))
+        self._network._note(self.node_id, text)
 
     # -- One incarnation of the node
 
@@ -126,14 +116,11 @@ class _UdpHost:
             plain_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             plain_socket.bind((self._network.host, port))
             plain_socket.setblocking(False)
-            self._socket = plain_socket
+            self.socket = plain_socket
             self._receiver = trio.socket.from_stdlib_socket(plain_socket)
             self.address = plain_socket.getsockname()
             async with trio.open_nursery() as self._timer_nursery:
-                self.node = self.factory()
-                self.node.ctx = self
-                self._network._record(("start", self._network.now(), self.node_id))
-                self.node.on_start()
+                self._network._start(self)
                 task_status.started(self.address)
                 while True:
                     data, address = await self._receiver.recvfrom(MAX_DATAGRAM + 1)
@@ -145,35 +132,22 @@ class _UdpHost:
         self.timers.clear()
         self._receiver.close()  # through Trio, which may be waiting on it
 
-    def sendto(self, data: bytes, address: tuple[str, int]) -> str | None:
-        """Hand a datagram to the kernel; return why it failed, or None."""
-        if self.node is None:
-            return "down"
-        try:
-            self._socket.sendto(data, address)
-        except OSError as error:  # a full buffer, an unreachable port: the datagram is lost
-            return type(error).__name__
-        return None
-
     def _receive(self, data: bytes, address: tuple[str, int]) -> None:
-        if self.node is None:
-            return  # it crashed while this datagram was being read: the datagram dies with it
         envelope = _decode(data)
-        if envelope is None or envelope[1] != self.node_id:
-            self.note(f"dropped a malformed datagram from {address[0]}:{address[1]}")
-        else:
+        if envelope is not None and envelope[1] == self.node_id:
             src, dst, msg_id, msg = envelope
             self._network.addresses.setdefault(src, address)
-            self._network._record(("deliver", self._network.now(), src, dst, msg_id))
-            self.node.on_message(src, msg)
+            node = self._network._arrive(src, dst, msg_id)  # None if it crashed as it read
+            if node is not None:
+                node.on_message(src, msg)
+        elif self.node is not None:
+            self.note(f"dropped a malformed datagram from {address[0]}:{address[1]}")
         self._network._progressed()
 
     async def _timer(self, delay: float, name: Hashable, scope: trio.CancelScope) -> None:
         with scope:
             await trio.sleep(delay)
-            del self.timers[name]
-            self._network._record(("timer", self._network.now(), self.node_id, name))
-            self.node.on_timer(name)
+            self._network._timer_fired(self, name)
             self._network._progressed()
 
 
@@ -190,7 +164,7 @@ def _decode(data: bytes) -> tuple[str, str, int, Any] | None:
     return None
 
 
-class UdpNetwork:
+class UdpNetwork(Network):
     """Nodes on real UDP sockets, each run by a task in `nursery`."""
 
     def __init__(
@@ -202,28 +176,22 @@ class UdpNetwork:
         host: str = "127.0.0.1",
         on_note: Callable[[Note], None] | None = None,
     ) -> None:
+        super().__init__(seed, on_note)
         self.host = host
         self.link = link
-        self.random = random.Random(seed)
-        self.trace = Trace()
         self.addresses: dict[str, tuple[str, int]] = {}
         self._nursery = nursery
-        self._on_note = on_note
-        self._hosts: dict[str, _UdpHost] = {}
         self._epoch = trio.current_time()
         self._progress = trio.Event()
-        self._messages = 0
 
+    @property
     def now(self) -> float:
         """Seconds since the network opened, on Trio's clock."""
         return trio.current_time() - self._epoch
 
     async def add_node(self, node_id: str, factory: NodeFactory, *, port: int = 0) -> tuple:
         """Bind a socket for a new node, start it, and return its address."""
-        if not isinstance(node_id, str):
-            raise TypeError(f"node ids are strings, got {node_id!r}")
-        if node_id in self._hosts or node_id in self.addresses:
-            raise ValueError(f"there is already a node {node_id!r}")
+        self._check_new_node_id(node_id)
         host = self._hosts[node_id] = _UdpHost(self, node_id, factory)
         self.addresses[node_id] = await self._nursery.start(host.run, port)
         return self.addresses[node_id]
@@ -231,22 +199,6 @@ class UdpNetwork:
     def add_peer(self, node_id: str, address: tuple[str, int]) -> None:
         """Make a node that runs elsewhere (another process) reachable by id."""
         self.addresses[node_id] = address
-
-    def node(self, node_id: str) -> Node:
-        node = self._host(node_id).node
-        if node is None:
-            raise RuntimeError(f"node {node_id!r} is down")
-        return node
-
-    def storage(self, node_id: str) -> dict[Any, Any]:
-        return self._host(node_id).storage
-
-    def crash(self, node_id: str) -> None:
-        """Close the node's socket and cancel its tasks; its storage stays."""
-        host = self._host(node_id)
-        if host.node is not None:
-            host.crash()
-            self._record(("crash", self.now(), node_id))
 
     async def restart(self, node_id: str) -> None:
         """Crash the node if it is up, then start a fresh one on the same port."""
@@ -256,72 +208,64 @@ class UdpNetwork:
 
     async def wait_until(self, predicate: Callable[[], bool]) -> None:
         """Return once `predicate()` is true; it is checked after every handler runs."""
-        while True:
-            progress = self._progress
-            if predicate():
-                return
-            await progress.wait()
+        while not predicate():
+            await self.wait_for_progress()
+
+    async def wait_for_progress(self) -> None:
+        """Return after the next handler (for a message or a timer) has run."""
+        await self._progress.wait()
 
     # -- The machinery
 
-    def _host(self, node_id: str) -> _UdpHost:
-        try:
-            return self._hosts[node_id]
-        except KeyError:
-            raise UnknownNode(node_id) from None
-
-    def _record(self, row: tuple) -> None:
-        self.trace.rows.append(row)
+    def _known(self) -> dict[str, tuple[str, int]]:
+        return self.addresses
 
     def _progressed(self) -> None:
         self._progress.set()
         self._progress = trio.Event()
 
-    def _note(self, node_id: str, text: str) -> None:
-        note = Note(self.now(), node_id, text)
-        self.trace.append(note)
-        if self._on_note is not None:
-            self._on_note(note)
+    def _link(self, src: str, dst: str) -> Link | None:
+        return self.link
 
-    def _send(self, host: _UdpHost, dst: str, msg: Any) -> None:
-        if host.node is None:
-            raise RuntimeError(f"node {host.node_id!r} is down and cannot send")
-        address = self.addresses.get(dst)
-        if address is None:
-            raise UnknownNode(dst)
-        copies = [self._new_message_id()]
-        self._record(("send", self.now(), host.node_id, dst, copies[0], msg))
-        link = self.link
-        if link is not None and link.loss and self.random.random() < link.loss:
-            self._record(("drop", self.now(), host.node_id, dst, copies[0], "loss"))
-            return
-        if link is not None and link.duplicate and self.random.random() < link.duplicate:
-            copies.append(self._new_message_id())
-            self._record(("duplicate", self.now(), host.node_id, dst, copies[1], copies[0]))
-        for msg_id in copies:
-            data = cbor2.dumps([host.node_id, dst, msg_id, msg])
-            if len(data) > MAX_DATAGRAM:
-                raise MessageTooLarge(f"a message of {len(data)} bytes does not fit a datagram")
-            if link is None:
-                self._transmit(host, dst, msg_id, data, address)
-            else:
-                delay = link.delay.sample(self.random)
-                self._nursery.start_soon(self._transmit_later, delay, host, dst, msg_id, data)
-
-    def _new_message_id(self) -> int:
-        self._messages += 1
-        return self._messages
-
-    def _transmit(self, host: _UdpHost, dst: str, msg_id: int, data: bytes, address) -> None:
-        failure = host.sendto(data, address)
-        if failure is not None:
-            self._record(("drop", self.now(), host.node_id, dst, msg_id, failure))
+    def _carry(
+        self,
+        host: _UdpHost,
+        dst: str,
+        link: Link | None,
+        delay: float | None,
+        msg_id: int,
+        msg: Any,
+    ) -> None:
+        data = _datagram(host.node_id, dst, msg_id, msg)
+        if delay is None:  # no link to imitate: the datagram goes out now, in order
+            self._transmit(host, dst, msg_id, data)
+        else:
+            self._nursery.start_soon(self._transmit_later, delay, host, dst, msg_id, data)
 
     async def _transmit_later(
         self, delay: float, host: _UdpHost, dst: str, msg_id: int, data: bytes
     ) -> None:
         await trio.sleep(delay)
-        self._transmit(host, dst, msg_id, data, self.addresses[dst])
+        self._transmit(host, dst, msg_id, data)
+
+    def _transmit(self, host: _UdpHost, dst: str, msg_id: int, data: bytes) -> None:
+        receiver = self._hosts.get(dst)
+        if host.node is None:
+            self.trace.append(Drop(self.now, host.node_id, dst, msg_id, "sender down"))
+        elif receiver is not None and receiver.node is None:
+            self._arrive(host.node_id, dst, msg_id)  # one of ours, down: dropped as "down"
+        else:
+            try:
+                host.socket.sendto(data, self.addresses[dst])
+            except OSError as error:  # a full buffer, an unreachable port: the datagram is lost
+                self.trace.append(Drop(self.now, host.node_id, dst, msg_id, type(error).__name__))
+
+
+def _datagram(src: str, dst: str, msg_id: int, msg: Any) -> bytes:
+    data = cbor2.dumps([src, dst, msg_id, msg])
+    if len(data) > MAX_DATAGRAM:
+        raise MessageTooLarge(f"a message of {len(data)} bytes does not fit a datagram")
+    return data
 
 
 @asynccontextmanager
@@ -338,74 +282,7 @@ async def open_udp_network(
         nursery.cancel_scope.cancel()
 
 
-# --- Command line: one node per process --------------------------------------------
-
-
-def _load_factory(spec: str, kwargs: dict[str, Any]) -> NodeFactory:
-    module_name, _, attribute = spec.partition(":")
-    if not attribute:
-        raise SystemExit(f"expected MODULE:CALLABLE, got {spec!r}")
-    target = getattr(importlib.import_module(module_name), attribute)
-    return lambda: target(**kwargs)
-
-
-def _address(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    return host, int(port)
-
-
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m reference.net.udp", description="Run one node over UDP."
-    )
-    parser.add_argument("node_id", help="this node's id")
-    parser.add_argument("factory", help="MODULE:CALLABLE that builds the node")
-    parser.add_argument("--kwargs", default="{}", help="keyword arguments for it, as JSON")
-    parser.add_argument("--bind", default="127.0.0.1:0", help="HOST:PORT to listen on")
-    parser.add_argument("--peer", action="append", default=[], help="ID=HOST:PORT, repeatable")
-    parser.add_argument("--loss", type=float, default=0.0, help="chance a message is dropped")
-    parser.add_argument("--duplicate", type=float, default=0.0, help="chance it is doubled")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the loss shim")
-    parser.add_argument("--idle", type=float, default=None, help="stop after S idle seconds")
-    parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
-    return parser.parse_args(argv)
-
-
-async def _serve_one(args: argparse.Namespace) -> dict[Any, Any]:
-    shim = Link(loss=args.loss, duplicate=args.duplicate) if args.loss or args.duplicate else None
-
-    def print_note(note: Note) -> None:
-        print(f"[{note.time:9.3f}] {note.node}: {note.text}", flush=True)
-
-    factory = _load_factory(args.factory, json.loads(args.kwargs))
-    host, port = _address(args.bind)
-    async with open_udp_network(link=shim, seed=args.seed, host=host, on_note=print_note) as net:
-        for peer in args.peer:
-            peer_id, _, address = peer.partition("=")
-            net.add_peer(peer_id, _address(address))
-        bound = await net.add_node(args.node_id, factory, port=port)
-        print(f"{args.node_id} listening on {bound[0]}:{bound[1]}", flush=True)
-        with trio.move_on_after(args.duration if args.duration is not None else float("inf")):
-            await _wait_idle(net, args.idle)
-        return net.storage(args.node_id)
-
-
-async def _wait_idle(net: UdpNetwork, idle: float | None) -> None:
-    """Return once nothing has happened for `idle` seconds (after the first event)."""
-    if idle is None:
-        await trio.sleep_forever()
-    await net._progress.wait()
-    while True:
-        with trio.move_on_after(idle) as quiet:
-            await net._progress.wait()
-        if quiet.cancelled_caught:
-            return
-
-
-def main(argv: list[str] | None = None) -> None:
-    storage = trio.run(_serve_one, _parse_args(argv))
-    print(json.dumps(plain(storage)), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    from reference.net.udp_cli import main
+
+    main(open_udp_network)

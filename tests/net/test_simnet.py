@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from reference.delivery.reliable import ReliableReceiver, SlidingWindowSender
-from reference.net.links import Clock, Exponential, Fixed, Link, Uniform
-from reference.net.node import Node, UnknownNode
-from reference.net.simnet import NodeDown, Simulation
-from reference.net.trace import Deliver, Drop, Duplicate, Send, TimerFired
+from reference.net.links import Clock, Exponential, Fixed, Link, Uniform, fate
+from reference.net.node import Node, NodeDown, UnknownNode
+from reference.net.simnet import Simulation
+from reference.net.trace import Deliver, Drop, Duplicate, Note, Send, TimerFired
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,6 +164,29 @@ def test_per_link_settings_apply_one_way_when_asked():
     sim.run()
     assert sim.node("b").received == []
     assert sim.node("a").received == [(0.1, "b", "kept")]
+
+
+def test_fate_draws_loss_then_delay_then_duplicate_then_delay():
+    # Both hosts call fate: this order keeps old seeds' traces (and chapter 04's) as they were.
+    link = Link(loss=0.4, duplicate=0.5, delay=Uniform(0.1, 0.2))
+    outcomes = set()
+    for seed in range(30):
+        rng, replay = random.Random(seed), random.Random(seed)
+        if replay.random() < 0.4:
+            expected = ()
+        else:
+            first = replay.uniform(0.1, 0.2)
+            expected = (first, replay.uniform(0.1, 0.2)) if replay.random() < 0.5 else (first,)
+        assert fate(link, rng) == expected and rng.getstate() == replay.getstate(), seed
+        outcomes.add(len(expected))
+    assert outcomes == {0, 1, 2}
+
+
+def test_fate_draws_nothing_for_a_chance_of_zero():
+    rng = random.Random(5)
+    before = rng.getstate()
+    assert fate(Link(delay=Fixed(0.1)), rng) == (0.1,)
+    assert rng.getstate() == before
 
 
 @pytest.mark.parametrize(
@@ -366,6 +389,15 @@ def test_set_clock_steps_a_clock_while_running():
     assert sim.node("n").ctx.now() == 4.0
 
 
+def test_on_note_sees_each_note_as_it_is_written():
+    seen = []
+    sim = Simulation(on_note=seen.append)
+    sim.add_node("a", Recorder)
+    sim.call_at(1.5, lambda: sim.node("a").ctx.note("hello"))
+    sim.run()
+    assert seen == messages_of(sim, Note) == [Note(1.5, "a", "hello")]
+
+
 # --- Bad input ------------------------------------------------------------------------
 
 
@@ -452,6 +484,6 @@ def test_the_simulator_never_reads_the_clock_or_the_global_rng(monkeypatch):
     for name in ("time", "monotonic", "perf_counter", "sleep"):
         monkeypatch.setattr(time, name, forbidden)
     chaotic_trace(3)
-    for module in ("simnet.py", "links.py", "node.py", "trace.py"):
+    for module in ("simnet.py", "network.py", "links.py", "node.py", "trace.py"):
         source = (ROOT / "reference" / "net" / module).read_text()
         assert "import time" not in source and "random.random(" not in source, module

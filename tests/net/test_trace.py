@@ -81,7 +81,7 @@ def test_event_json_has_a_fixed_field_order():
 def test_a_trace_built_from_events_equals_the_recorded_one():
     sim = eventful_simulation()
     copy = Trace(sim.trace.events)
-    assert copy.rows == sim.trace.rows
+    assert copy.events == sim.trace.events
     assert copy.text() == sim.trace.text()
     assert copy[0] == Start(0.0, "a")
 
@@ -131,6 +131,31 @@ def test_the_diagram_marks_messages_drops_copies_crashes_and_partitions():
     assert any(text.startswith("partition: a↔b") for text in texts)
     assert len(ax.patches) >= 1  # the shaded partition
     fig.savefig(io.BytesIO(), format="png")
+
+
+def test_each_arrow_runs_from_the_send_on_the_senders_line_to_the_fate_on_the_receivers():
+    trace = Trace(
+        [
+            Start(0.0, "a"),
+            Start(0.0, "b"),
+            Send(1.0, "a", "b", 1, "there"),
+            Deliver(1.5, "a", "b", 1),
+            Send(2.0, "b", "a", 2, "back"),
+            Drop(2.25, "b", "a", 2, "loss"),
+            Send(3.0, "a", "b", 3, "cut"),
+            Drop(3.0, "a", "b", 3, "partition"),  # lost as sent: drawn 45% of a median flight
+        ]
+    )
+    ax = spacetime.draw(trace).axes[0]
+    arrows = [child for child in ax.get_children() if type(child).__name__ == "Annotation"]
+    assert {arrow.arrowprops["arrowstyle"] for arrow in arrows} == {"-|>"}  # head at `xy`
+    tails_and_heads = sorted((*arrow.xyann, *arrow.xy) for arrow in arrows)
+    expected = [
+        (1.0, 0, 1.5, 1),  # from a's line (row 0) at the send to b's (row 1) at the delivery
+        (2.0, 1, 2.25, 0),
+        (3.0, 0, 3.0 + 0.45 * 0.5, 0.45),
+    ]
+    assert [pytest.approx(arrow) for arrow in tails_and_heads] == expected
 
 
 def test_labels_are_left_out_when_there_are_too_many_messages():

@@ -14,7 +14,8 @@ import trio
 
 from reference.delivery.reliable import ReliableReceiver, SlidingWindowSender, StopAndWaitSender
 from reference.net.links import Link, Uniform
-from reference.net.node import Node, UnknownNode
+from reference.net.node import Node, NodeDown, UnknownNode
+from reference.net.trace import Deliver, Drop, TimerFired
 from reference.net.udp import MessageTooLarge, open_udp_network
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,9 +116,10 @@ async def test_a_timer_replaced_as_it_goes_off_fires_once_more_at_most(autojump_
             assert net.node("t").ctx.timers == {}
 
 
-async def test_a_crash_while_datagrams_are_queued_loses_them_quietly(autojump_clock):
+async def test_a_crash_while_datagrams_are_queued_loses_them(autojump_clock):
     # b is busy reading a burst when it crashes: a datagram read just before the crash must
-    # die with the node, not reach a node that is gone.
+    # die with the node, not reach the node object that is gone, nor the one that replaces it.
+    read_as_it_crashed = 0
     for _ in range(10):
         async with open_udp_network() as net:
             await net.add_node("b", Echo)
@@ -126,24 +128,35 @@ async def test_a_crash_while_datagrams_are_queued_loses_them_quietly(autojump_cl
                 net.node("a").ctx.send("b", ("echo", n))
             with trio.fail_after(10):
                 await net.wait_until(lambda: len(net.node("b").received) >= 5)
+            crashed = net.node("b")
+            heard = list(crashed.received)
             net.crash("b")
             await trio.sleep(1.0)
             await net.restart("b")
+            await trio.sleep(1.0)
+            assert crashed.received == heard
             assert net.node("b").received == []
+        delivered = [e for e in net.trace if isinstance(e, Deliver) and e.dst == "b"]
+        assert len(delivered) == len(heard)
+        read_as_it_crashed += sum(isinstance(e, Drop) and e.reason == "down" for e in net.trace)
+    assert read_as_it_crashed > 0  # the race this test is about did happen
 
 
 async def test_a_crash_cancels_timers_and_a_restart_keeps_storage(autojump_clock):
     async with open_udp_network() as net:
         address = await net.add_node("t", Echo)
         net.storage("t")["kept"] = True
-        net.node("t").ctx.set_timer(1.0, "lost")
+        crashed = net.node("t")
+        crashed.ctx.set_timer(1.0, "lost")
         net.crash("t")
-        with pytest.raises(RuntimeError, match="down"):
+        with pytest.raises(NodeDown, match="down"):
             net.node("t")
-        await trio.sleep(2.0)
+        await trio.sleep(2.0)  # past the timer's time
+        assert crashed.fired == []
+        assert not any(isinstance(event, TimerFired) for event in net.trace)
         await net.restart("t")
         assert net.addresses["t"] == address
-        assert net.node("t").fired == [] and net.storage("t") == {"kept": True}
+        assert net.node("t") is not crashed and net.storage("t") == {"kept": True}
 
 
 async def test_garbage_datagrams_are_dropped_and_the_node_carries_on(autojump_clock):
