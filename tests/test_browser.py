@@ -40,8 +40,14 @@ def lab(tmp_path):
     ]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
+    # The kernel imports `reference` and `exercises` from this checkout, whatever the virtual
+    # environment was installed from.
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     log = open(tmp_path / "lab.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": python_path},
+    )  # fmt: skip
     try:
         wait_for_json(f"http://127.0.0.1:{port}/api/status", process)
         yield f"http://127.0.0.1:{port}"
