@@ -119,8 +119,10 @@ def test_chapter_runs_all_in_jupyterlab(chapter, lab, browser_context):
         not_run = [where(index, cell) for index, cell in code_cells(saved) if not ran(cell)]
         if not_run:
             why = still_busy or "Run All stopped before them"
-            problems.append(f"{why}; code cells that did not run: " + ", ".join(not_run))
-        assert not problems, f"{chapter.name} in JupyterLab:\n" + "\n".join(problems)
+            listed = "".join(f"\n  {cell}" for cell in not_run)
+            problems.append(f"{why}; these code cells did not run:{listed}")
+        if problems:
+            pytest.fail(f"{chapter.name} in JupyterLab:\n" + "\n".join(problems), pytrace=False)
 
         check_widgets_render(page, nbformat.read(chapter, as_version=4))
         CHAPTER_CHECKS.get(chapter.stem, lambda page: None)(page)
@@ -194,10 +196,10 @@ def check_widgets_render(page, committed) -> None:
         in_page = page.locator(f".jp-Notebook-cell[data-windowed-list-index='{index}']")
         outputs = in_page.locator(".jp-Cell-outputArea")
         view = outputs.locator(".jupyter-widgets").first
+        no_widget = f"{where(index, cell)} shows no widget"
+        playwright.expect(view, no_widget).to_be_attached(timeout=RENDER_WITHIN_MS)
         view.evaluate("view => view.scrollIntoView({block: 'center'})")  # and into the screenshot
-        playwright.expect(view, f"{where(index, cell)}: no widget").to_be_visible(
-            timeout=RENDER_WITHIN_MS
-        )
+        playwright.expect(view, no_widget).to_be_visible(timeout=RENDER_WITHIN_MS)
         for text in ("Error displaying widget", TRACEBACK):
             playwright.expect(outputs, f"{where(index, cell)}: {text}").not_to_contain_text(text)
 
