@@ -198,10 +198,20 @@ def check_widgets_render(page, committed) -> None:
         view = outputs.locator(".jupyter-widgets").first
         no_widget = f"{where(index, cell)} shows no widget"
         playwright.expect(view, no_widget).to_be_attached(timeout=RENDER_WITHIN_MS)
-        view.evaluate("view => view.scrollIntoView({block: 'center'})")  # and into the screenshot
+        scroll_to_the_middle(view)  # and so into the screenshot
         playwright.expect(view, no_widget).to_be_visible(timeout=RENDER_WITHIN_MS)
         for text in ("Error displaying widget", TRACEBACK):
             playwright.expect(outputs, f"{where(index, cell)}: {text}").not_to_contain_text(text)
+
+
+def scroll_to_the_middle(element) -> None:
+    """Cells rendered on the way change the notebook's height, so one scroll can fall short:
+    scroll again until a scroll no longer moves the element."""
+    for _ in range(10):
+        before = element.bounding_box()
+        element.evaluate("element => element.scrollIntoView({block: 'center'})")
+        if element.bounding_box() == before:
+            return
 
 
 def move_the_deadline_slider(page) -> None:
