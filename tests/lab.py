@@ -24,3 +24,12 @@ def wait_for_json(url: str, process, within: float = 60.0):
         except OSError:
             time.sleep(0.2)  # polling for readiness, not timing a result
     raise TimeoutError(f"no answer at {url} within {within:g} s")
+
+
+def shut_down_kernels(base_url: str) -> None:
+    """Stop every kernel the server runs, so finished notebooks do not hold on to CPU or memory."""
+    with urllib.request.urlopen(f"{base_url}/api/kernels", timeout=10) as response:
+        kernels = json.load(response)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{base_url}/api/kernels/{kernel['id']}", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
