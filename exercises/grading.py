@@ -10,30 +10,63 @@ and receives a `Cases` object whose methods each try one case:
                     hint="The header is there even when the payload is empty.")
 
 The first case that fails stops the battery. The learner sees one short
-verdict: which case, what was expected, what came back, and a hint. A pass
-prints a single line with a tick. A failure raises `TaskFailed`, so the
-cell turns red in JupyterLab and `make check` (nbval) counts the task as
-failed; IPython shows only the verdict, not a traceback into this module.
+verdict: which case, what was expected and what came back (in full, or
+where the two first differ), and a hint. A pass prints a single line with
+a tick. A failure raises `TaskFailed`, so the cell turns red in JupyterLab
+and `make check` (nbval) counts the task as failed; IPython shows only the
+verdict, not a traceback into this module. An exception from the answer is
+shown with the line of the answer that raised it; an `ExceptionGroup` (from
+a nursery) is shown by the exceptions inside it.
+
+Values are compared as plain values (`same_value`): a tuple and a list with
+the same items are the same, because a tuple sent over the network arrives
+as a list; but `True` is not `1`.
 
 Async answers run under `run_async`, inside a deadline. By default the
-deadline is in virtual time (Trio's `MockClock` with autojump): sleeps in
-the answer take no wall time, and a deadlock is detected at once, because
-the clock jumps straight to the deadline when every task is blocked. Code
-that waits on real sockets must pass `virtual_time=False`, and then the
-deadline is in seconds of real time.
+deadline is in virtual time (Trio's `MockClock` with autojump), on a clock
+that starts at `VIRTUAL_CLOCK_START`, not at 0: sleeps in the answer take no
+wall time, a deadlock is detected at once (the clock jumps straight to the
+deadline when every task is blocked), and an answer that mistakes a
+duration for a point in time fails. A loop that never lets virtual time
+pass is stopped by a budget of real seconds. Code that waits on real
+sockets must pass `virtual_time=False`, and then the deadline is in seconds
+of real time.
+
+Simulator answers run under `run_simulation`, within a `Budget` of messages
+sent, events run and real seconds, so a retransmission storm or a timer
+that fires again at once fails in seconds, with the count that shows it.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import os
+import sysconfig
+import time
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import trio
 import trio.testing
 
-GRADERS: dict[str, Callable[[Any], Verdict]] = {}
+GRADERS: dict[str, Callable[[Any], None]] = {}
+
+VIRTUAL_CLOCK_START = 10_000.0
+"""Where virtual clocks start: an answer that reads durations as times fails."""
+
+_NOT_THE_ANSWER = tuple(
+    str(path) + os.sep
+    for path in (
+        Path(__file__).resolve().parent,  # the graders
+        Path(__file__).resolve().parent.parent / "reference",
+        Path(trio.__file__).resolve().parent,
+        *(Path(sysconfig.get_path(name)).resolve() for name in ("stdlib", "purelib", "platlib")),
+    )
+)
 
 
 class TaskFailed(AssertionError):
@@ -49,17 +82,21 @@ class _CaseFailed(Exception):
         self.case, self.problem, self.hint = case, problem, hint
 
 
-class Verdict:
-    """The outcome of grading one task: `passed`, how many cases, and why not."""
+@dataclass(frozen=True)
+class Budget:
+    """What one simulator run may use: messages sent, events run, real seconds.
 
-    def __init__(self, title: str, passed: bool, cases: int, message: str) -> None:
-        self.title, self.passed, self.cases, self.message = title, passed, cases, message
+    `senders` are the nodes whose sends count (every node if empty); `task`
+    and `usual` explain the count to the learner: "sent 4,361 messages
+    {task} ({usual})", e.g. "for 50" and "a correct sender needs about 93".
+    """
 
-    def __repr__(self) -> str:
-        return self.message
-
-    def __bool__(self) -> bool:
-        return self.passed
+    sends: int
+    events: int
+    wall_seconds: float = 5.0
+    senders: tuple[str, ...] = ()
+    task: str = ""
+    usual: str = ""
 
 
 def short(value: Any, limit: int = 80) -> str:
@@ -77,21 +114,25 @@ class Cases:
     def call(self, case: str, fn: Callable[[], Any], *, hint: str = "") -> Any:
         """Run `fn()` and return what it returns; an exception fails the case."""
         self.count += 1
-        try:
-            return fn()
-        except (TaskFailed, _CaseFailed):
-            raise
-        except NotImplementedError as exc:
-            raise _CaseFailed(case, f"not written yet (NotImplementedError: {exc})", hint) from None
-        except Exception as exc:
-            raise _CaseFailed(case, f"raised {_describe(exc)}", hint) from None
+        return _attempt(case, fn, hint)
 
     def equal(self, case: str, fn: Callable[[], Any], expected: Any, *, hint: str = "") -> Any:
-        """`fn()` must return `expected` (compared with ==, types included)."""
+        """`fn()` must return `expected`, as a plain value (see `same_value`)."""
         got = self.call(case, fn, hint=hint)
-        if got != expected or type(got) is not type(expected):
-            raise _CaseFailed(case, f"expected {short(expected)}, got {short(got)}", hint)
+        _compare(case, got, expected, hint)
         return got
+
+    def same(self, case: str, got: Any, expected: Any, *, hint: str = "") -> None:
+        """A value the grader already has must be `expected`, as a plain value."""
+        self.count += 1
+        _compare(case, got, expected, hint)
+
+    def close(self, case: str, got: Any, expected: float, *, unit: str = "", hint: str = ""):
+        """`got` must be a number within a rounding error of `expected`."""
+        self.count += 1
+        number = isinstance(got, int | float) and not isinstance(got, bool)
+        if not (number and math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-9)):
+            raise _CaseFailed(case, f"expected {expected!r}{unit}, got {got!r}{unit}", hint)
 
     def true(self, case: str, condition: bool, problem: str, *, hint: str = "") -> None:
         """A condition computed by the grader; `problem` says what went wrong."""
@@ -107,18 +148,21 @@ class Cases:
         *,
         hint: str = "",
     ) -> BaseException:
-        """`fn()` must raise `expected` (or a subclass); return the exception."""
+        """`fn()` must raise `expected` (or a subclass, or a group of them); return it."""
         self.count += 1
         names = _names(expected)
         try:
             got = fn()
         except expected as exc:
             return exc
-        except NotImplementedError as exc:
-            raise _CaseFailed(case, f"not written yet (NotImplementedError: {exc})", hint) from None
         except Exception as exc:
-            raise _CaseFailed(case, f"expected {names}, got {_describe(exc)}", hint) from None
-        raise _CaseFailed(case, f"expected {names} to be raised, got {short(got)}", hint)
+            leaves = _leaves(exc)
+            if leaves and all(isinstance(leaf, expected) for leaf in leaves):
+                return leaves[0]
+            if any(isinstance(leaf, NotImplementedError) for leaf in leaves):
+                raise _CaseFailed(case, _not_written(leaves), hint) from None
+            raise _CaseFailed(case, f"expected {names}, got {describe(exc)}", hint) from None
+        raise _CaseFailed(case, f"expected {names} to be raised, got {got!r}", hint)
 
     def run_async(
         self,
@@ -127,35 +171,88 @@ class Cases:
         *args: Any,
         deadline: float = 10.0,
         virtual_time: bool = True,
+        wall_seconds: float = 3.0,
         hint: str = "",
     ) -> Any:
-        """Run `await async_fn(*args)` in a fresh `trio.run`, within `deadline` seconds."""
-        clock = trio.testing.MockClock(autojump_threshold=0) if virtual_time else None
-        unit = "seconds of virtual time" if virtual_time else "seconds"
+        """Run `await async_fn(*args)` in a fresh `trio.run`, within `deadline` seconds.
 
-        async def bounded() -> tuple[bool, Any]:
-            with trio.move_on_after(deadline):
-                return True, await async_fn(*args)
-            return False, None
+        In virtual time, `wall_seconds` of real time is the budget of a run
+        whose clock never moves (a loop of `await trio.sleep(0)`, say).
+        """
+        self.count += 1
+        clock, instruments = None, []
+        budget = _RealTimeBudget(wall_seconds)
+        if virtual_time:
+            clock = trio.testing.MockClock(autojump_threshold=0)
+            clock.jump(VIRTUAL_CLOCK_START)
+            instruments.append(budget)
 
-        finished, result = self.call(case, lambda: trio.run(bounded, clock=clock), hint=hint)
+        async def bounded() -> tuple[bool, Any, float]:
+            start = trio.current_time()
+            with trio.move_on_after(deadline) as budget.scope:
+                return True, await async_fn(*args), 0.0
+            return False, None, trio.current_time() - start
+
+        finished, result, waited = _attempt(
+            case, lambda: trio.run(bounded, clock=clock, instruments=instruments), hint
+        )
+        if budget.exceeded:
+            problem = (
+                f"still running after {wall_seconds:g} s of real time, though only "
+                f"{waited:g} s of virtual time had passed: a loop that never waits "
+                "(polling with trio.sleep(0)?)"
+            )
+            raise _CaseFailed(case, problem, hint)
         if not finished:
+            unit = "seconds of virtual time" if virtual_time else "seconds"
             problem = f"did not finish within {deadline:g} {unit} (stuck waiting?)"
             raise _CaseFailed(case, problem, hint)
         return result
 
+    def run_simulation(self, case: str, sim: Any, *, until: float, budget: Budget, hint: str = ""):
+        """Run the simulation `sim` up to virtual time `until`, within `budget`."""
+        self.count += 1
+        started = time.monotonic()
+        sends = events = rows_read = 0
+        while True:
+            processed = _attempt(case, lambda: sim.run(until=until, max_events=1000), hint)
+            events += processed
+            rows = sim.trace.rows
+            sends += sum(
+                1
+                for row in rows[rows_read:]
+                if row[0] == "send" and (not budget.senders or row[2] in budget.senders)
+            )
+            rows_read = len(rows)
+            at = f"by t={sim.now:.3f} s of virtual time"
+            if sends > budget.sends:
+                problem = f"sent {sends:,} messages {budget.task}".rstrip()
+                problem += f" ({budget.usual})" if budget.usual else ""
+                problem += f", and was still sending {at}: over the budget of {budget.sends:,}"
+                raise _CaseFailed(case, problem, hint)
+            if events > budget.events:
+                problem = (
+                    f"ran {events:,} events {at}, over the budget of {budget.events:,}: "
+                    "a timer that fires again without letting time pass (a delay of 0?)"
+                )
+                raise _CaseFailed(case, problem, hint)
+            if time.monotonic() - started > budget.wall_seconds:
+                problem = f"took over {budget.wall_seconds:g} s of real time {at}"
+                raise _CaseFailed(case, problem, hint)
+            if processed < 1000:
+                return
 
-def grader(title: str) -> Callable[[Callable[..., None]], Callable[[Any], Verdict]]:
-    """Turn `battery(cases, answer)` into `check(answer) -> Verdict`."""
 
-    def decorate(battery: Callable[..., None]) -> Callable[[Any], Verdict]:
+def grader(title: str) -> Callable[[Callable[..., None]], Callable[[Any], None]]:
+    """Turn `battery(cases, answer)` into `check(answer)`, which prints a tick or raises."""
+
+    def decorate(battery: Callable[..., None]) -> Callable[[Any], None]:
         @functools.wraps(battery)
-        def check(answer: Any) -> Verdict:
-            verdict = _grade(title, battery, answer)
-            if not verdict.passed:
-                raise TaskFailed(verdict.message)
-            print(verdict.message)
-            return verdict
+        def check(answer: Any) -> None:
+            passed, message = _grade(title, battery, answer)
+            if not passed:
+                raise TaskFailed(message)
+            print(message)  # and return nothing, or a notebook would show the line again
 
         check.title = title  # type: ignore[attr-defined]
         GRADERS[f"{battery.__module__}.{battery.__name__}"] = check
@@ -164,7 +261,7 @@ def grader(title: str) -> Callable[[Callable[..., None]], Callable[[Any], Verdic
     return decorate
 
 
-def _grade(title: str, battery: Callable[..., None], answer: Any) -> Verdict:
+def _grade(title: str, battery: Callable[..., None], answer: Any) -> tuple[bool, str]:
     cases = Cases()
     try:
         battery(cases, answer)
@@ -175,17 +272,178 @@ def _grade(title: str, battery: Callable[..., None], answer: Any) -> Verdict:
         ]
         if failure.hint:
             lines.append(f"  Hint: {failure.hint}")
-        return Verdict(title, False, cases.count, "\n".join(lines))
+        return False, "\n".join(lines)
     except Exception as exc:  # the answer broke the grader itself (wrong type, say)
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        message = f"✗ {title}: {_describe(exc)} (at line {where.lineno} of {where.name})"
-        return Verdict(title, False, cases.count, message)
-    return Verdict(title, True, cases.count, f"✓ {title}: all {cases.count} cases pass")
+        return False, f"✗ {title}: {describe(exc)} (at line {where.lineno} of {where.name})"
+    return True, f"✓ {title}: all {cases.count} cases pass"
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {short(text, 200)}" if text else type(exc).__name__
+def _attempt(case: str, fn: Callable[[], Any], hint: str) -> Any:
+    try:
+        return fn()
+    except (TaskFailed, _CaseFailed):
+        raise
+    except Exception as exc:
+        leaves = _leaves(exc)
+        if any(isinstance(leaf, NotImplementedError) for leaf in leaves):
+            raise _CaseFailed(case, _not_written(leaves), hint) from None
+        raise _CaseFailed(case, f"raised {describe(exc)}", hint) from None
+
+
+def _compare(case: str, got: Any, expected: Any, hint: str) -> None:
+    if not same_value(expected, got):
+        raise _CaseFailed(case, difference(expected, got), hint)
+
+
+class _RealTimeBudget(trio.abc.Instrument):
+    """Cancels `scope` once a run has taken `seconds` of real time."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.scope: trio.CancelScope | None = None
+        self.exceeded = False
+        self.started = time.monotonic()
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        late = time.monotonic() - self.started > self.seconds
+        if late and self.scope is not None and not self.exceeded:
+            self.exceeded = True
+            self.scope.cancel()
+
+
+# --- Comparing values, and saying how they differ ---------------------------------------------
+
+
+def same_value(expected: Any, got: Any) -> bool:
+    """Whether `got` is `expected` as a plain value.
+
+    Lists and tuples with the same items are the same, and so are dicts with
+    the same items; `True` and `1` are not; anything else compares with ==.
+    """
+    if isinstance(expected, list | tuple):
+        return (
+            isinstance(got, list | tuple)
+            and len(got) == len(expected)
+            and all(map(same_value, expected, got))
+        )
+    if isinstance(expected, dict):
+        return (
+            isinstance(got, dict)
+            and got.keys() == expected.keys()
+            and all(same_value(value, got[key]) for key, value in expected.items())
+        )
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return type(got) is type(expected) and got == expected
+    try:
+        return bool(got == expected)
+    except Exception:
+        return False
+
+
+_WHOLE = 240  # a verdict shows both values whole when they fit in about this many characters
+
+
+def difference(expected: Any, got: Any) -> str:
+    """'expected X, got Y' in full, or for long values, where they first differ."""
+    whole = f"expected {expected!r}, got {got!r}"
+    if len(whole) <= _WHOLE:
+        return whole
+    where, expected_part, got_part = _first_difference(expected, got, "")
+    at = f"; they first differ at {where}" if where else ""
+    return (
+        f"expected {_size(expected)}, got {_size(got)}{at}: "
+        f"expected {_part(expected_part)}, got {_part(got_part)}"
+    )
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "nothing (it ends before)"
+
+
+_END = _Missing()
+
+
+def _first_difference(expected: Any, got: Any, where: str) -> tuple[str, Any, Any]:
+    if isinstance(expected, list | tuple) and isinstance(got, list | tuple):
+        for index, (item, other) in enumerate(zip(expected, got, strict=False)):
+            if not same_value(item, other):
+                return _first_difference(item, other, f"{where}[{index}]")
+        index = min(len(expected), len(got))
+        return f"{where}[{index}]", _item(expected, index), _item(got, index)
+    if isinstance(expected, dict) and isinstance(got, dict):
+        for key in [*expected, *(key for key in got if key not in expected)]:
+            item, other = expected.get(key, _END), got.get(key, _END)
+            if not same_value(item, other):
+                return _first_difference(item, other, f"{where}[{key!r}]")
+    for kind in (str, bytes | bytearray):
+        if isinstance(expected, kind) and isinstance(got, kind):
+            start = next(
+                (i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
+                min(len(expected), len(got)),
+            )
+            return f"{where}[{start}:]", expected[start : start + 40], got[start : start + 40]
+    return where, expected, got
+
+
+def _item(sequence: Any, index: int) -> Any:
+    return sequence[index] if index < len(sequence) else _END
+
+
+def _size(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return f"{len(value):,} bytes"
+    if isinstance(value, str):
+        return f"a string of {len(value):,} characters"
+    if isinstance(value, list | tuple | dict):
+        noun = "keys" if isinstance(value, dict) else "items"
+        return f"a {type(value).__name__} of {len(value):,} {noun}"
+    return repr(value)
+
+
+def _part(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _WHOLE else f"{_size(value)} that begins {text[:_WHOLE]}"
+
+
+# --- Describing exceptions --------------------------------------------------------------------
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as the learner needs it: type, message, and the line of the answer."""
+    leaves = _leaves(exc)
+    if leaves != [exc]:
+        inside = "; ".join(_one(leaf) for leaf in leaves)
+        return f"{inside} (inside an {type(exc).__name__}, as a nursery raises it)"
+    return _one(exc)
+
+
+def _one(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    frame = next(
+        (
+            frame
+            for frame in reversed(traceback.extract_tb(exc.__traceback__))
+            if not os.path.abspath(frame.filename).startswith(_NOT_THE_ANSWER)
+        ),
+        None,
+    )
+    if frame is None:
+        return text
+    line = f": {frame.line.strip()}" if frame.line else ""
+    return f"{text} (in {frame.name}, line {frame.lineno}{line})"
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _not_written(leaves: list[BaseException]) -> str:
+    stub = next(leaf for leaf in leaves if isinstance(leaf, NotImplementedError))
+    return f"not written yet (NotImplementedError: {stub})"
 
 
 def _names(expected: type[BaseException] | tuple[type[BaseException], ...]) -> str:
