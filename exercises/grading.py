@@ -40,11 +40,14 @@ that fires again at once fails in seconds, with the count that shows it.
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import os
+import sys
 import sysconfig
 import time
 import traceback
+import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +135,8 @@ class Cases:
         self.count += 1
         number = isinstance(got, int | float) and not isinstance(got, bool)
         if not (number and math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-9)):
-            raise _CaseFailed(case, f"expected {expected!r}{unit}, got {got!r}{unit}", hint)
+            shown = f"{got:.12g}" if number else repr(got)
+            raise _CaseFailed(case, f"expected {expected:.12g}{unit}, got {shown}{unit}", hint)
 
     def true(self, case: str, condition: bool, problem: str, *, hint: str = "") -> None:
         """A condition computed by the grader; `problem` says what went wrong."""
@@ -215,7 +219,7 @@ class Cases:
         started = time.monotonic()
         sends = events = rows_read = 0
         while True:
-            processed = _attempt(case, lambda: sim.run(until=until, max_events=1000), hint)
+            processed = _attempt(case, lambda: sim.run(until=until, max_events=_SLICE), hint)
             events += processed
             rows = sim.trace.rows
             sends += sum(
@@ -239,8 +243,11 @@ class Cases:
             if time.monotonic() - started > budget.wall_seconds:
                 problem = f"took over {budget.wall_seconds:g} s of real time {at}"
                 raise _CaseFailed(case, problem, hint)
-            if processed < 1000:
+            if processed < _SLICE:
                 return
+
+
+_SLICE = 256  # simulator events between two looks at the budget
 
 
 def grader(title: str) -> Callable[[Callable[..., None]], Callable[[Any], None]]:
@@ -312,6 +319,25 @@ class _RealTimeBudget(trio.abc.Instrument):
             self.scope.cancel()
 
 
+def retained_bytes(root: Any) -> int:
+    """The memory `root` holds: its size and that of everything it refers to, however deep.
+
+    Classes, modules and functions are shared by every instance, so they do not count.
+    """
+    seen, stack, total = set(), [root], 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, _SHARED):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
+
+
+_SHARED = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType)
+
+
 # --- Comparing values, and saying how they differ ---------------------------------------------
 
 
@@ -352,7 +378,7 @@ def difference(expected: Any, got: Any) -> str:
     where, expected_part, got_part = _first_difference(expected, got, "")
     at = f"; they first differ at {where}" if where else ""
     return (
-        f"expected {_size(expected)}, got {_size(got)}{at}: "
+        f"expected {_whole_or_size(expected)}, got {_whole_or_size(got)}{at}: "
         f"expected {_part(expected_part)}, got {_part(got_part)}"
     )
 
@@ -400,6 +426,11 @@ def _size(value: Any) -> str:
         noun = "keys" if isinstance(value, dict) else "items"
         return f"a {type(value).__name__} of {len(value):,} {noun}"
     return repr(value)
+
+
+def _whole_or_size(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _WHOLE // 3 else _size(value)
 
 
 def _part(value: Any) -> str:
