@@ -403,8 +403,9 @@ def _first_difference(expected: Any, got: Any, where: str) -> tuple[str, Any, An
             item, other = expected.get(key, _END), got.get(key, _END)
             if not same_value(item, other):
                 return _first_difference(item, other, f"{where}[{key!r}]")
+    long = len(repr(expected)) > _WHOLE // 3
     for kind in (str, bytes | bytearray):
-        if isinstance(expected, kind) and isinstance(got, kind):
+        if long and isinstance(expected, kind) and isinstance(got, kind):
             start = next(
                 (i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
                 min(len(expected), len(got)),
