@@ -39,6 +39,7 @@ that fires again at once fails in seconds, with the count that shows it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import math
@@ -49,7 +50,6 @@ import time
 import traceback
 import types
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ class _CaseFailed(Exception):
         self.case, self.problem, self.hint = case, problem, hint
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Budget:
     """What one simulator run may use: messages sent, events run, real seconds.
 
@@ -376,10 +376,11 @@ def difference(expected: Any, got: Any) -> str:
     if len(whole) <= _WHOLE:
         return whole
     where, expected_part, got_part = _first_difference(expected, got, "")
-    at = f"; they first differ at {where}" if where else ""
+    if not where:  # nothing smaller to point at
+        return whole
     return (
-        f"expected {_whole_or_size(expected)}, got {_whole_or_size(got)}{at}: "
-        f"expected {_part(expected_part)}, got {_part(got_part)}"
+        f"expected {_whole_or_size(expected)}, got {_whole_or_size(got)}; they first differ "
+        f"at {where}: expected {_part(expected_part)}, got {_part(got_part)}"
     )
 
 
@@ -403,6 +404,11 @@ def _first_difference(expected: Any, got: Any, where: str) -> tuple[str, Any, An
             item, other = expected.get(key, _END), got.get(key, _END)
             if not same_value(item, other):
                 return _first_difference(item, other, f"{where}[{key!r}]")
+    if dataclasses.is_dataclass(expected) and type(got) is type(expected):
+        for field in dataclasses.fields(expected):
+            item, other = getattr(expected, field.name), getattr(got, field.name)
+            if not same_value(item, other):
+                return _first_difference(item, other, f"{where}.{field.name}")
     long = len(repr(expected)) > _WHOLE // 3
     for kind in (str, bytes | bytearray):
         if long and isinstance(expected, kind) and isinstance(got, kind):
