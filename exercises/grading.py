@@ -247,7 +247,7 @@ class Cases:
                 return
 
 
-_SLICE = 256  # simulator events between two looks at the budget
+_SLICE = 64  # simulator events between two looks at the budget
 
 
 def grader(title: str) -> Callable[[Callable[..., None]], Callable[[Any], None]]:
