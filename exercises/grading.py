@@ -14,13 +14,9 @@ verdict: which case, what was expected and what came back (in full, or
 where the two first differ), and a hint. A pass prints a single line with
 a tick. A failure raises `TaskFailed`, so the cell turns red in JupyterLab
 and `make check` (nbval) counts the task as failed; IPython shows only the
-verdict, not a traceback into this module. An exception from the answer is
-shown with the line of the answer that raised it; an `ExceptionGroup` (from
-a nursery) is shown by the exceptions inside it.
-
-Values are compared as plain values (`same_value`): a tuple and a list with
-the same items are the same, because a tuple sent over the network arrives
-as a list; but `True` is not `1`.
+verdict, not a traceback into this module. How a verdict compares values
+(as plain values: a list for a tuple, but not `True` for `1`) and shows
+them and exceptions is `exercises/verdicts.py`.
 
 Async answers run under `run_async`, inside a deadline. By default the
 deadline is in virtual time (Trio's `MockClock` with autojump), on a clock
@@ -43,33 +39,31 @@ import dataclasses
 import functools
 import gc
 import math
-import os
 import sys
-import sysconfig
 import time
 import traceback
 import types
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import trio
 import trio.testing
+
+from exercises.verdicts import (
+    describe,
+    difference,
+    exception_names,
+    exceptions_inside,
+    not_written,
+    same_value,
+)
 
 GRADERS: dict[str, Callable[[Any], None]] = {}
 
 VIRTUAL_CLOCK_START = 10_000.0
 """Where virtual clocks start: an answer that reads durations as times fails."""
 
-_NOT_THE_ANSWER = tuple(
-    str(path) + os.sep
-    for path in (
-        Path(__file__).resolve().parent,  # the graders
-        Path(__file__).resolve().parent.parent / "reference",
-        Path(trio.__file__).resolve().parent,
-        *(Path(sysconfig.get_path(name)).resolve() for name in ("stdlib", "purelib", "platlib")),
-    )
-)
+_SLICE = 64  # simulator events between two looks at the budget
 
 
 class TaskFailed(AssertionError):
@@ -102,12 +96,6 @@ class Budget:
     usual: str = ""
 
 
-def short(value: Any, limit: int = 80) -> str:
-    """`repr(value)`, cut to `limit` characters so a verdict stays readable."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + " ...)"
-
-
 class Cases:
     """Tries cases against an answer; each method is one case."""
 
@@ -130,7 +118,9 @@ class Cases:
         self.count += 1
         _compare(case, got, expected, hint)
 
-    def close(self, case: str, got: Any, expected: float, *, unit: str = "", hint: str = ""):
+    def close(
+        self, case: str, got: Any, expected: float, *, unit: str = "", hint: str = ""
+    ) -> None:
         """`got` must be a number within a rounding error of `expected`."""
         self.count += 1
         number = isinstance(got, int | float) and not isinstance(got, bool)
@@ -154,17 +144,17 @@ class Cases:
     ) -> BaseException:
         """`fn()` must raise `expected` (or a subclass, or a group of them); return it."""
         self.count += 1
-        names = _names(expected)
+        names = exception_names(expected)
         try:
             got = fn()
         except expected as exc:
             return exc
         except Exception as exc:
-            leaves = _leaves(exc)
+            leaves = exceptions_inside(exc)
             if leaves and all(isinstance(leaf, expected) for leaf in leaves):
                 return leaves[0]
             if any(isinstance(leaf, NotImplementedError) for leaf in leaves):
-                raise _CaseFailed(case, _not_written(leaves), hint) from None
+                raise _CaseFailed(case, not_written(leaves), hint) from None
             raise _CaseFailed(case, f"expected {names}, got {describe(exc)}", hint) from None
         raise _CaseFailed(case, f"expected {names} to be raised, got {got!r}", hint)
 
@@ -185,22 +175,22 @@ class Cases:
         """
         self.count += 1
         clock, instruments = None, []
-        budget = _RealTimeBudget(wall_seconds)
+        real_time = _RealTimeBudget(wall_seconds)
         if virtual_time:
             clock = trio.testing.MockClock(autojump_threshold=0)
             clock.jump(VIRTUAL_CLOCK_START)
-            instruments.append(budget)
+            instruments.append(real_time)
 
         async def bounded() -> tuple[bool, Any, float]:
             start = trio.current_time()
-            with trio.move_on_after(deadline) as budget.scope:
+            with trio.move_on_after(deadline) as real_time.scope:
                 return True, await async_fn(*args), 0.0
             return False, None, trio.current_time() - start
 
         finished, result, waited = _attempt(
             case, lambda: trio.run(bounded, clock=clock, instruments=instruments), hint
         )
-        if budget.exceeded:
+        if real_time.exceeded:
             problem = (
                 f"still running after {wall_seconds:g} s of real time, though only "
                 f"{waited:g} s of virtual time had passed: a loop that never waits "
@@ -213,7 +203,9 @@ class Cases:
             raise _CaseFailed(case, problem, hint)
         return result
 
-    def run_simulation(self, case: str, sim: Any, *, until: float, budget: Budget, hint: str = ""):
+    def run_simulation(
+        self, case: str, sim: Any, *, until: float, budget: Budget, hint: str = ""
+    ) -> None:
         """Run the simulation `sim` up to virtual time `until`, within `budget`."""
         self.count += 1
         started = time.monotonic()
@@ -245,9 +237,6 @@ class Cases:
                 raise _CaseFailed(case, problem, hint)
             if processed < _SLICE:
                 return
-
-
-_SLICE = 64  # simulator events between two looks at the budget
 
 
 def grader(title: str) -> Callable[[Callable[..., None]], Callable[[Any], None]]:
@@ -292,9 +281,9 @@ def _attempt(case: str, fn: Callable[[], Any], hint: str) -> Any:
     except (TaskFailed, _CaseFailed):
         raise
     except Exception as exc:
-        leaves = _leaves(exc)
+        leaves = exceptions_inside(exc)
         if any(isinstance(leaf, NotImplementedError) for leaf in leaves):
-            raise _CaseFailed(case, _not_written(leaves), hint) from None
+            raise _CaseFailed(case, not_written(leaves), hint) from None
         raise _CaseFailed(case, f"raised {describe(exc)}", hint) from None
 
 
@@ -336,155 +325,3 @@ def retained_bytes(root: Any) -> int:
 
 
 _SHARED = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType)
-
-
-# --- Comparing values, and saying how they differ ---------------------------------------------
-
-
-def same_value(expected: Any, got: Any) -> bool:
-    """Whether `got` is `expected` as a plain value.
-
-    Lists and tuples with the same items are the same, and so are dicts with
-    the same items; `True` and `1` are not; anything else compares with ==.
-    """
-    if isinstance(expected, list | tuple):
-        return (
-            isinstance(got, list | tuple)
-            and len(got) == len(expected)
-            and all(map(same_value, expected, got))
-        )
-    if isinstance(expected, dict):
-        return (
-            isinstance(got, dict)
-            and got.keys() == expected.keys()
-            and all(same_value(value, got[key]) for key, value in expected.items())
-        )
-    if isinstance(expected, bool) or isinstance(got, bool):
-        return type(got) is type(expected) and got == expected
-    try:
-        return bool(got == expected)
-    except Exception:
-        return False
-
-
-_WHOLE = 240  # a verdict shows both values whole when they fit in about this many characters
-
-
-def difference(expected: Any, got: Any) -> str:
-    """'expected X, got Y' in full, or for long values, where they first differ."""
-    whole = f"expected {expected!r}, got {got!r}"
-    if len(whole) <= _WHOLE:
-        return whole
-    where, expected_part, got_part = _first_difference(expected, got, "")
-    if not where:  # nothing smaller to point at
-        return whole
-    return (
-        f"expected {_whole_or_size(expected)}, got {_whole_or_size(got)}; they first differ "
-        f"at {where}: expected {_part(expected_part)}, got {_part(got_part)}"
-    )
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "nothing (it ends before)"
-
-
-_END = _Missing()
-
-
-def _first_difference(expected: Any, got: Any, where: str) -> tuple[str, Any, Any]:
-    if isinstance(expected, list | tuple) and isinstance(got, list | tuple):
-        for index, (item, other) in enumerate(zip(expected, got, strict=False)):
-            if not same_value(item, other):
-                return _first_difference(item, other, f"{where}[{index}]")
-        index = min(len(expected), len(got))
-        return f"{where}[{index}]", _item(expected, index), _item(got, index)
-    if isinstance(expected, dict) and isinstance(got, dict):
-        for key in [*expected, *(key for key in got if key not in expected)]:
-            item, other = expected.get(key, _END), got.get(key, _END)
-            if not same_value(item, other):
-                return _first_difference(item, other, f"{where}[{key!r}]")
-    if dataclasses.is_dataclass(expected) and type(got) is type(expected):
-        for field in dataclasses.fields(expected):
-            item, other = getattr(expected, field.name), getattr(got, field.name)
-            if not same_value(item, other):
-                return _first_difference(item, other, f"{where}.{field.name}")
-    long = len(repr(expected)) > _WHOLE // 3
-    for kind in (str, bytes | bytearray):
-        if long and isinstance(expected, kind) and isinstance(got, kind):
-            start = next(
-                (i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
-                min(len(expected), len(got)),
-            )
-            return f"{where}[{start}:]", expected[start : start + 40], got[start : start + 40]
-    return where, expected, got
-
-
-def _item(sequence: Any, index: int) -> Any:
-    return sequence[index] if index < len(sequence) else _END
-
-
-def _size(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return f"{len(value):,} bytes"
-    if isinstance(value, str):
-        return f"a string of {len(value):,} characters"
-    if isinstance(value, list | tuple | dict):
-        noun = "keys" if isinstance(value, dict) else "items"
-        return f"a {type(value).__name__} of {len(value):,} {noun}"
-    return repr(value)
-
-
-def _whole_or_size(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _WHOLE // 3 else _size(value)
-
-
-def _part(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _WHOLE else f"{_size(value)} that begins {text[:_WHOLE]}"
-
-
-# --- Describing exceptions --------------------------------------------------------------------
-
-
-def describe(exc: BaseException) -> str:
-    """An exception as the learner needs it: type, message, and the line of the answer."""
-    leaves = _leaves(exc)
-    if leaves != [exc]:
-        inside = "; ".join(_one(leaf) for leaf in leaves)
-        return f"{inside} (inside an {type(exc).__name__}, as a nursery raises it)"
-    return _one(exc)
-
-
-def _one(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    frame = next(
-        (
-            frame
-            for frame in reversed(traceback.extract_tb(exc.__traceback__))
-            if not os.path.abspath(frame.filename).startswith(_NOT_THE_ANSWER)
-        ),
-        None,
-    )
-    if frame is None:
-        return text
-    line = f": {frame.line.strip()}" if frame.line else ""
-    return f"{text} (in {frame.name}, line {frame.lineno}{line})"
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
-    return [exc]
-
-
-def _not_written(leaves: list[BaseException]) -> str:
-    stub = next(leaf for leaf in leaves if isinstance(leaf, NotImplementedError))
-    return f"not written yet (NotImplementedError: {stub})"
-
-
-def _names(expected: type[BaseException] | tuple[type[BaseException], ...]) -> str:
-    if isinstance(expected, tuple):
-        return " or ".join(cls.__name__ for cls in expected)
-    return expected.__name__

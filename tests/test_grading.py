@@ -16,14 +16,8 @@ import pytest
 import trio
 
 from exercises.graders import ch04
-from exercises.grading import (
-    VIRTUAL_CLOCK_START,
-    Budget,
-    TaskFailed,
-    difference,
-    grader,
-    same_value,
-)
+from exercises.grading import VIRTUAL_CLOCK_START, Budget, TaskFailed, grader
+from exercises.verdicts import difference, same_value
 from reference.net.links import Link
 from reference.net.node import Node
 from reference.net.simnet import Simulation

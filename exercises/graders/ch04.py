@@ -28,7 +28,8 @@ import random
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from exercises.grading import Budget, grader, retained_bytes, same_value
+from exercises.grading import Budget, grader, retained_bytes
+from exercises.verdicts import same_value
 from reference.delivery.reliable import (
     Backoff,
     ReliableReceiver,
