@@ -328,6 +328,7 @@ def reference_sender(peer, messages, *, window, timeout):
 
 
 def simulate(sender_class, transfers, seed, link, clock=Clock(), receiver_class=ReliableReceiver):
+    """A simulation of `transfers`, each from a `sender_class` to a `receiver_class`."""
     sim = Simulation(seed, link=link)
     for transfer in transfers:
         factory = functools.partial(
@@ -356,6 +357,7 @@ class Outcome:
 
 
 def outcome(sim, transfer):
+    """Read the trace of `sim` for what `transfer`'s sender did and learned."""
     acks, acked_below = {}, 0
     data_sends, not_data, violation, done_at, late = [], None, None, None, 0
     for event in sim.trace.events:
@@ -501,15 +503,10 @@ SCRIPT_STEPS = [  # (from, to, data messages sent in between, what the acks said
 
 
 def play_script(WindowSender, acks_as_lists=False):
-    """Run the script against the sender; return its outcome."""
+    """The transfer, and a simulation that plays SCRIPT to the sender when it runs."""
     transfer = Transfer(count=10, window=4, timeout=2.0)
-    sim = Simulation(0, link=Link(delay=Fixed(0.01)))
-    sim.add_node(
-        "sender",
-        functools.partial(WindowSender, "receiver", transfer.messages, window=4, timeout=2.0),
-        clock=Clock(offset=500.0),
-    )
-    sim.add_node("receiver", SilentReceiver)
+    link, clock = Link(delay=Fixed(0.01)), Clock(offset=500.0)
+    sim = simulate(WindowSender, [transfer], 0, link, clock, receiver_class=SilentReceiver)
     for at, ack in SCRIPT:
         ack = list(ack) if acks_as_lists else ack
         sim.call_at(at, lambda ack=ack: sim.node("receiver").ctx.send("sender", ack))
