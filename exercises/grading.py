@@ -10,30 +10,60 @@ and receives a `Cases` object whose methods each try one case:
                     hint="The header is there even when the payload is empty.")
 
 The first case that fails stops the battery. The learner sees one short
-verdict: which case, what was expected, what came back, and a hint. A pass
-prints a single line with a tick. A failure raises `TaskFailed`, so the
-cell turns red in JupyterLab and `make check` (nbval) counts the task as
-failed; IPython shows only the verdict, not a traceback into this module.
+verdict: which case, what was expected and what came back (in full, or
+where the two first differ), and a hint. A pass prints a single line with
+a tick. A failure raises `TaskFailed`, so the cell turns red in JupyterLab
+and `make check` (nbval) counts the task as failed; IPython shows only the
+verdict, not a traceback into this module. How a verdict compares values
+(as plain values: a list for a tuple, but not `True` for `1`) and shows
+them and exceptions is `exercises/verdicts.py`.
 
 Async answers run under `run_async`, inside a deadline. By default the
-deadline is in virtual time (Trio's `MockClock` with autojump): sleeps in
-the answer take no wall time, and a deadlock is detected at once, because
-the clock jumps straight to the deadline when every task is blocked. Code
-that waits on real sockets must pass `virtual_time=False`, and then the
-deadline is in seconds of real time.
+deadline is in virtual time (Trio's `MockClock` with autojump), on a clock
+that starts at `VIRTUAL_CLOCK_START`, not at 0: sleeps in the answer take no
+wall time, a deadlock is detected at once (the clock jumps straight to the
+deadline when every task is blocked), and an answer that mistakes a
+duration for a point in time fails. A loop that never lets virtual time
+pass is stopped by a budget of real seconds. Code that waits on real
+sockets must pass `virtual_time=False`, and then the deadline is in seconds
+of real time.
+
+Simulator answers run under `run_simulation`, within a `Budget` of messages
+sent, events run and real seconds, so a retransmission storm or a timer
+that fires again at once fails in seconds, with the count that shows it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import gc
+import math
+import sys
+import time
 import traceback
+import types
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
 import trio.testing
 
-GRADERS: dict[str, Callable[[Any], Verdict]] = {}
+from exercises.verdicts import (
+    describe,
+    difference,
+    exception_names,
+    exceptions_inside,
+    not_written,
+    same_value,
+)
+
+GRADERS: dict[str, Callable[[Any], None]] = {}
+
+VIRTUAL_CLOCK_START = 10_000.0
+"""Where virtual clocks start: an answer that reads durations as times fails."""
+
+_SLICE = 64  # simulator events between two looks at the budget
 
 
 class TaskFailed(AssertionError):
@@ -49,23 +79,21 @@ class _CaseFailed(Exception):
         self.case, self.problem, self.hint = case, problem, hint
 
 
-class Verdict:
-    """The outcome of grading one task: `passed`, how many cases, and why not."""
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """What one simulator run may use: messages sent, events run, real seconds.
 
-    def __init__(self, title: str, passed: bool, cases: int, message: str) -> None:
-        self.title, self.passed, self.cases, self.message = title, passed, cases, message
+    `senders` are the nodes whose sends count (every node if empty); `task`
+    and `usual` explain the count to the learner: "sent 4,361 messages
+    {task} ({usual})", e.g. "for 50" and "a correct sender needs about 93".
+    """
 
-    def __repr__(self) -> str:
-        return self.message
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-
-def short(value: Any, limit: int = 80) -> str:
-    """`repr(value)`, cut to `limit` characters so a verdict stays readable."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + " ...)"
+    sends: int
+    events: int
+    wall_seconds: float = 5.0
+    senders: tuple[str, ...] = ()
+    task: str = ""
+    usual: str = ""
 
 
 class Cases:
@@ -77,21 +105,28 @@ class Cases:
     def call(self, case: str, fn: Callable[[], Any], *, hint: str = "") -> Any:
         """Run `fn()` and return what it returns; an exception fails the case."""
         self.count += 1
-        try:
-            return fn()
-        except (TaskFailed, _CaseFailed):
-            raise
-        except NotImplementedError as exc:
-            raise _CaseFailed(case, f"not written yet (NotImplementedError: {exc})", hint) from None
-        except Exception as exc:
-            raise _CaseFailed(case, f"raised {_describe(exc)}", hint) from None
+        return _attempt(case, fn, hint)
 
     def equal(self, case: str, fn: Callable[[], Any], expected: Any, *, hint: str = "") -> Any:
-        """`fn()` must return `expected` (compared with ==, types included)."""
+        """`fn()` must return `expected`, as a plain value (see `same_value`)."""
         got = self.call(case, fn, hint=hint)
-        if got != expected or type(got) is not type(expected):
-            raise _CaseFailed(case, f"expected {short(expected)}, got {short(got)}", hint)
+        _compare(case, got, expected, hint)
         return got
+
+    def same(self, case: str, got: Any, expected: Any, *, hint: str = "") -> None:
+        """A value the grader already has must be `expected`, as a plain value."""
+        self.count += 1
+        _compare(case, got, expected, hint)
+
+    def close(
+        self, case: str, got: Any, expected: float, *, unit: str = "", hint: str = ""
+    ) -> None:
+        """`got` must be a number within a rounding error of `expected`."""
+        self.count += 1
+        number = isinstance(got, int | float) and not isinstance(got, bool)
+        if not (number and math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-9)):
+            shown = f"{got:.12g}" if number else repr(got)
+            raise _CaseFailed(case, f"expected {expected:.12g}{unit}, got {shown}{unit}", hint)
 
     def true(self, case: str, condition: bool, problem: str, *, hint: str = "") -> None:
         """A condition computed by the grader; `problem` says what went wrong."""
@@ -107,18 +142,21 @@ class Cases:
         *,
         hint: str = "",
     ) -> BaseException:
-        """`fn()` must raise `expected` (or a subclass); return the exception."""
+        """`fn()` must raise `expected` (or a subclass, or a group of them); return it."""
         self.count += 1
-        names = _names(expected)
+        names = exception_names(expected)
         try:
             got = fn()
         except expected as exc:
             return exc
-        except NotImplementedError as exc:
-            raise _CaseFailed(case, f"not written yet (NotImplementedError: {exc})", hint) from None
         except Exception as exc:
-            raise _CaseFailed(case, f"expected {names}, got {_describe(exc)}", hint) from None
-        raise _CaseFailed(case, f"expected {names} to be raised, got {short(got)}", hint)
+            leaves = exceptions_inside(exc)
+            if leaves and all(isinstance(leaf, expected) for leaf in leaves):
+                return leaves[0]
+            if any(isinstance(leaf, NotImplementedError) for leaf in leaves):
+                raise _CaseFailed(case, not_written(leaves), hint) from None
+            raise _CaseFailed(case, f"expected {names}, got {describe(exc)}", hint) from None
+        raise _CaseFailed(case, f"expected {names} to be raised, got {got!r}", hint)
 
     def run_async(
         self,
@@ -127,35 +165,90 @@ class Cases:
         *args: Any,
         deadline: float = 10.0,
         virtual_time: bool = True,
+        wall_seconds: float = 3.0,
         hint: str = "",
     ) -> Any:
-        """Run `await async_fn(*args)` in a fresh `trio.run`, within `deadline` seconds."""
-        clock = trio.testing.MockClock(autojump_threshold=0) if virtual_time else None
-        unit = "seconds of virtual time" if virtual_time else "seconds"
+        """Run `await async_fn(*args)` in a fresh `trio.run`, within `deadline` seconds.
 
-        async def bounded() -> tuple[bool, Any]:
-            with trio.move_on_after(deadline):
-                return True, await async_fn(*args)
-            return False, None
+        In virtual time, `wall_seconds` of real time is the budget of a run
+        whose clock never moves (a loop of `await trio.sleep(0)`, say).
+        """
+        self.count += 1
+        clock, instruments = None, []
+        real_time = _RealTimeBudget(wall_seconds)
+        if virtual_time:
+            clock = trio.testing.MockClock(autojump_threshold=0)
+            clock.jump(VIRTUAL_CLOCK_START)
+            instruments.append(real_time)
 
-        finished, result = self.call(case, lambda: trio.run(bounded, clock=clock), hint=hint)
+        async def bounded() -> tuple[bool, Any, float]:
+            start = trio.current_time()
+            with trio.move_on_after(deadline) as real_time.scope:
+                return True, await async_fn(*args), 0.0
+            return False, None, trio.current_time() - start
+
+        finished, result, waited = _attempt(
+            case, lambda: trio.run(bounded, clock=clock, instruments=instruments), hint
+        )
+        if real_time.exceeded:
+            problem = (
+                f"still running after {wall_seconds:g} s of real time, though only "
+                f"{waited:g} s of virtual time had passed: a loop that never waits "
+                "(polling with trio.sleep(0)?)"
+            )
+            raise _CaseFailed(case, problem, hint)
         if not finished:
+            unit = "seconds of virtual time" if virtual_time else "seconds"
             problem = f"did not finish within {deadline:g} {unit} (stuck waiting?)"
             raise _CaseFailed(case, problem, hint)
         return result
 
+    def run_simulation(
+        self, case: str, sim: Any, *, until: float, budget: Budget, hint: str = ""
+    ) -> None:
+        """Run the simulation `sim` up to virtual time `until`, within `budget`."""
+        self.count += 1
+        started = time.monotonic()
+        sends = events = rows_read = 0
+        while True:
+            processed = _attempt(case, lambda: sim.run(until=until, max_events=_SLICE), hint)
+            events += processed
+            rows = sim.trace.rows
+            sends += sum(
+                1
+                for row in rows[rows_read:]
+                if row[0] == "send" and (not budget.senders or row[2] in budget.senders)
+            )
+            rows_read = len(rows)
+            at = f"by t={sim.now:.3f} s of virtual time"
+            if sends > budget.sends:
+                problem = f"sent {sends:,} messages {budget.task}".rstrip()
+                problem += f" ({budget.usual})" if budget.usual else ""
+                problem += f", and was still sending {at}: over the budget of {budget.sends:,}"
+                raise _CaseFailed(case, problem, hint)
+            if events > budget.events:
+                problem = (
+                    f"ran {events:,} events {at}, over the budget of {budget.events:,}: "
+                    "a timer that fires again without letting time pass (a delay of 0?)"
+                )
+                raise _CaseFailed(case, problem, hint)
+            if time.monotonic() - started > budget.wall_seconds:
+                problem = f"took over {budget.wall_seconds:g} s of real time {at}"
+                raise _CaseFailed(case, problem, hint)
+            if processed < _SLICE:
+                return
 
-def grader(title: str) -> Callable[[Callable[..., None]], Callable[[Any], Verdict]]:
-    """Turn `battery(cases, answer)` into `check(answer) -> Verdict`."""
 
-    def decorate(battery: Callable[..., None]) -> Callable[[Any], Verdict]:
+def grader(title: str) -> Callable[[Callable[..., None]], Callable[[Any], None]]:
+    """Turn `battery(cases, answer)` into `check(answer)`, which prints a tick or raises."""
+
+    def decorate(battery: Callable[..., None]) -> Callable[[Any], None]:
         @functools.wraps(battery)
-        def check(answer: Any) -> Verdict:
-            verdict = _grade(title, battery, answer)
-            if not verdict.passed:
-                raise TaskFailed(verdict.message)
-            print(verdict.message)
-            return verdict
+        def check(answer: Any) -> None:
+            passed, message = _grade(title, battery, answer)
+            if not passed:
+                raise TaskFailed(message)
+            print(message)  # and return nothing, or a notebook would show the line again
 
         check.title = title  # type: ignore[attr-defined]
         GRADERS[f"{battery.__module__}.{battery.__name__}"] = check
@@ -164,7 +257,7 @@ def grader(title: str) -> Callable[[Callable[..., None]], Callable[[Any], Verdic
     return decorate
 
 
-def _grade(title: str, battery: Callable[..., None], answer: Any) -> Verdict:
+def _grade(title: str, battery: Callable[..., None], answer: Any) -> tuple[bool, str]:
     cases = Cases()
     try:
         battery(cases, answer)
@@ -175,20 +268,60 @@ def _grade(title: str, battery: Callable[..., None], answer: Any) -> Verdict:
         ]
         if failure.hint:
             lines.append(f"  Hint: {failure.hint}")
-        return Verdict(title, False, cases.count, "\n".join(lines))
+        return False, "\n".join(lines)
     except Exception as exc:  # the answer broke the grader itself (wrong type, say)
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        message = f"✗ {title}: {_describe(exc)} (at line {where.lineno} of {where.name})"
-        return Verdict(title, False, cases.count, message)
-    return Verdict(title, True, cases.count, f"✓ {title}: all {cases.count} cases pass")
+        return False, f"✗ {title}: {describe(exc)} (at line {where.lineno} of {where.name})"
+    return True, f"✓ {title}: all {cases.count} cases pass"
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {short(text, 200)}" if text else type(exc).__name__
+def _attempt(case: str, fn: Callable[[], Any], hint: str) -> Any:
+    try:
+        return fn()
+    except (TaskFailed, _CaseFailed):
+        raise
+    except Exception as exc:
+        leaves = exceptions_inside(exc)
+        if any(isinstance(leaf, NotImplementedError) for leaf in leaves):
+            raise _CaseFailed(case, not_written(leaves), hint) from None
+        raise _CaseFailed(case, f"raised {describe(exc)}", hint) from None
 
 
-def _names(expected: type[BaseException] | tuple[type[BaseException], ...]) -> str:
-    if isinstance(expected, tuple):
-        return " or ".join(cls.__name__ for cls in expected)
-    return expected.__name__
+def _compare(case: str, got: Any, expected: Any, hint: str) -> None:
+    if not same_value(expected, got):
+        raise _CaseFailed(case, difference(expected, got), hint)
+
+
+class _RealTimeBudget(trio.abc.Instrument):
+    """Cancels `scope` once a run has taken `seconds` of real time."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.scope: trio.CancelScope | None = None
+        self.exceeded = False
+        self.started = time.monotonic()
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        late = time.monotonic() - self.started > self.seconds
+        if late and self.scope is not None and not self.exceeded:
+            self.exceeded = True
+            self.scope.cancel()
+
+
+def retained_bytes(root: Any) -> int:
+    """The memory `root` holds: its size and that of everything it refers to, however deep.
+
+    Classes, modules and functions are shared by every instance, so they do not count.
+    """
+    seen, stack, total = set(), [root], 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, _SHARED):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
+
+
+_SHARED = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType)

@@ -5,8 +5,11 @@ For every exercise notebook:
 - the answers in the solution source pass every check cell;
 - the committed learner notebook is the generated one (not stale), keeps
   no solution, and each of its check cells fails on the stub;
-- every grader of the chapter rejects each of its mutants, kept in
-  tests/mutants/chNN.py, and has at least two of them.
+- every grader of the chapter rejects each of its mutants (wrong answers,
+  `MUTANTS` in tests/mutants/chNN.py), through one of its cases rather than
+  by crashing, and has at least three of them;
+- every grader accepts each of its alternatives (right answers written
+  another way, `ALTERNATIVES` in the same file), and has at least one.
 """
 
 import importlib
@@ -79,14 +82,39 @@ def chapter_graders(number):
     }
 
 
+def answers(number, table):
+    return getattr(importlib.import_module(f"tests.mutants.ch{number}"), table, {})
+
+
+def graded_answers(table):
+    """(check name, answer) for every answer in `table` of every chapter, as pytest params."""
+    return [
+        pytest.param(number, name, answer, id=f"ch{number}.{name}.{answer.__name__}")
+        for number in [path.name[:2] for path in SOLUTIONS]
+        for name, listed in answers(number, table).items()
+        for answer in listed
+    ]
+
+
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=ids)
-def test_every_grader_rejects_its_mutants(solution):
+def test_every_grader_has_mutants_and_alternatives(solution):
     number = solution.name[:2]
-    mutants = importlib.import_module(f"tests.mutants.ch{number}").MUTANTS
-    graders = chapter_graders(number)
-    assert set(mutants) == set(graders), "every grader needs mutants, and every mutant a grader"
-    for name, check in graders.items():
-        assert len(mutants[name]) >= 2, f"{name} needs at least two plausible wrong answers"
-        for mutant in mutants[name]:
-            with pytest.raises(TaskFailed):
-                check(mutant)
+    graders = set(chapter_graders(number))
+    for table, least in (("MUTANTS", 3), ("ALTERNATIVES", 1)):
+        listed = answers(number, table)
+        assert set(listed) == graders, f"every grader needs {table}, and each of them a grader"
+        for name in graders:
+            assert len(listed[name]) >= least, f"{name} needs at least {least} {table}"
+
+
+@pytest.mark.parametrize(("number", "name", "mutant"), graded_answers("MUTANTS"))
+def test_every_grader_rejects_its_mutants(number, name, mutant):
+    with pytest.raises(TaskFailed) as failure:
+        chapter_graders(number)[name](mutant)
+    assert " failed: " in str(failure.value), f"the grader crashed instead:\n{failure.value}"
+
+
+@pytest.mark.parametrize(("number", "name", "alternative"), graded_answers("ALTERNATIVES"))
+def test_every_grader_accepts_its_alternatives(number, name, alternative, capsys):
+    chapter_graders(number)[name](alternative)
+    assert capsys.readouterr().out.startswith("✓")

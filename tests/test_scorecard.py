@@ -1,9 +1,12 @@
 """`make check` grades saved notebooks from a fresh kernel: untouched learner
 notebooks fail every task, solved ones pass every task.
 
-These run nbval (lax) in a subprocess, exactly as `make check` does.
+These run nbval (lax) in a subprocess, exactly as `make check` does, with this checkout first
+on the kernels' path: a kernel starts in the notebook's folder, and would otherwise import the
+graders from wherever the package is installed.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -14,8 +17,14 @@ ROW = re.compile(r"^\s+(\d\d-\S+)\s+(\d+) / (\d+)$", re.MULTILINE)
 
 
 def scorecard(*args):
+    path = os.pathsep.join(filter(None, [str(ROOT.parent), os.environ.get("PYTHONPATH")]))
     run = subprocess.run(
-        [sys.executable, *args], cwd=ROOT.parent, capture_output=True, text=True, timeout=900
+        [sys.executable, *args],
+        cwd=ROOT.parent,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     rows = {name: (int(passed), int(total)) for name, passed, total in ROW.findall(run.stdout)}
     return run.returncode, rows, run.stdout

@@ -18,7 +18,7 @@ import random
 import trio
 import trio.testing
 
-from exercises.grading import grader, short
+from exercises.grading import grader
 from reference.tools.piecewise import cut_randomly, feed_pieces, piecewise_stream_pair, wire_of
 from reference.wire.framing import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -68,12 +68,42 @@ def check_encode_frame(cases, encode):
         14,
         hint="A frame as large as the maximum is allowed.",
     )
-    cases.raises(
+    error = cases.raises(
         "a payload of 11 bytes with max_frame_size=10",
         lambda: encode(bytes(11), max_frame_size=10),
         FrameTooLarge,
         hint="Compare len(payload) with max_frame_size and raise FrameTooLarge(size, limit).",
     )
+    cases.same(
+        "a payload of 11 bytes with max_frame_size=10: the error's size and limit",
+        (error.size, error.limit),
+        (11, 10),
+        hint="Raise FrameTooLarge(len(payload), max_frame_size), in that order.",
+    )
+    cases.equal(
+        "an empty payload with max_frame_size=0",
+        lambda: encode(b"", max_frame_size=0),
+        b"\x00\x00\x00\x00",
+    )
+    for limit in [rng.randint(1, 5000) for _ in range(6)]:
+        for size in (limit - 1, limit, limit + 1):
+            payload = rng.randbytes(size)
+            case = f"a random {size:,}-byte payload with max_frame_size={limit:,}"
+            if size <= limit:
+                cases.equal(
+                    case,
+                    lambda p=payload, m=limit: encode(p, max_frame_size=m),
+                    encode_frame(payload, max_frame_size=limit),
+                    hint="Use the max_frame_size you are given; a payload as large as it is "
+                    "allowed.",
+                )
+            else:
+                cases.raises(
+                    case,
+                    lambda p=payload, m=limit: encode(p, max_frame_size=m),
+                    FrameTooLarge,
+                    hint="Use the max_frame_size you are given, not the default.",
+                )
     cases.raises(
         "a payload one byte over the default maximum of 1 MiB",
         lambda: encode(bytes(DEFAULT_MAX_FRAME_SIZE + 1)),
@@ -130,7 +160,7 @@ def check_frame_decoder(cases, decoder_class):
     cases.true(
         "frames are bytes",
         all(type(frame) is bytes for frame in frames),
-        f"expected a list of bytes, got {short(frames)}",
+        f"expected a list of bytes, got {frames!r}",
         hint="Return bytes(...) of each payload, not a bytearray or memoryview.",
     )
     big = bytes(range(256)) * 800
@@ -150,11 +180,10 @@ def check_frame_decoder(cases, decoder_class):
             f"60 random frames cut into pieces of 1 to {max_piece} bytes (seed {seed})",
             lambda p=pieces: feed_pieces(decoder_class().feed, p),
         )
-        cases.true(
+        cases.same(
             f"60 random frames cut into pieces of 1 to {max_piece} bytes (seed {seed})",
-            got == messages,
-            f"expected the 60 frames back in order, got {len(got)} frames"
-            + ("" if len(got) != len(messages) else " that differ"),
+            got,
+            messages,
             hint="Every chunking of the same bytes must give the same frames.",
         )
     cases.equal(
@@ -165,11 +194,17 @@ def check_frame_decoder(cases, decoder_class):
     )
 
     header_of_1001 = (1001).to_bytes(4, "big")
-    cases.raises(
+    error = cases.raises(
         "max_frame_size=1000, and a header alone announces 1001 bytes",
         lambda: decoder_class(max_frame_size=1000).feed(header_of_1001),
         FrameTooLarge,
         hint="Check the length as soon as the 4-byte header is in, before waiting for the body.",
+    )
+    cases.same(
+        "max_frame_size=1000, a header announcing 1001: the error's size and limit",
+        (error.size, error.limit),
+        (1001, 1000),
+        hint="Raise FrameTooLarge(announced size, max_frame_size), in that order.",
     )
     cases.raises(
         "the same header, fed one byte at a time",
@@ -201,18 +236,40 @@ def check_frame_decoder(cases, decoder_class):
         [[b"hello"], []],
         hint="feed(b'') between frames is a clean end: return [].",
     )
-    cases.raises(
-        "end of stream inside a header",
-        lambda: feed_each(decoder_class, [hello + b"\x00\x00", b""]),
-        TruncatedFrame,
-        hint="feed(b'') with bytes still buffered means a frame was cut short: TruncatedFrame.",
-    )
-    cases.raises(
-        "end of stream inside a body",
-        lambda: feed_each(decoder_class, [b"\x00\x00\x00\x05hel", b""]),
-        TruncatedFrame,
-        hint="feed(b'') with bytes still buffered means a frame was cut short: TruncatedFrame.",
-    )
+    for case, pieces, kept in [
+        ("end of stream inside a header", [hello + b"\x00\x00", b""], 2),
+        ("end of stream inside a body", [b"\x00\x00\x00\x05hel", b""], 7),
+        ("end of stream inside a body fed in three pieces", [b"\x00\x00", b"\x00\x03a", b""], 5),
+    ]:
+        error = cases.raises(
+            case,
+            lambda p=pieces: feed_each(decoder_class, p),
+            TruncatedFrame,
+            hint="feed(b'') with bytes still buffered means a frame was cut short: TruncatedFrame.",
+        )
+        cases.same(
+            f"{case}: TruncatedFrame counts the bytes kept",
+            error.buffered,
+            kept,
+            hint="Raise TruncatedFrame(number of bytes kept), the header's bytes included.",
+        )
+    rng = random.Random(9)
+    for run in range(4):
+        messages = random_messages(rng, count=20, largest=3000)
+        limit = max(len(message) for message in messages)
+        wire = wire_of(messages)
+        cases.equal(
+            f"20 random frames with max_frame_size={limit:,}, the largest of them (run {run})",
+            lambda w=wire, m=limit: decoder_class(max_frame_size=m).feed(w),
+            messages,
+            hint="Use the max_frame_size you are given; a frame as large as it is allowed.",
+        )
+        cases.raises(
+            f"the same frames with max_frame_size={limit - 1:,}, one byte less (run {run})",
+            lambda w=wire, m=limit - 1: decoder_class(max_frame_size=m).feed(w),
+            FrameTooLarge,
+            hint="Use the max_frame_size you are given, not the default.",
+        )
 
 
 def two_decoders_interleaved(decoder_class):
@@ -332,14 +389,7 @@ async def over_loopback_tcp(serve_echo, conversations):
 
 def same_echoes(cases, case, got, conversations, hint=""):
     for index, (echoes, sent) in enumerate(zip(got, conversations, strict=True)):
-        cases.true(
-            case,
-            echoes == sent,
-            f"client {index} sent {len(sent)} messages and got back "
-            f"{short(echoes, 60) if len(echoes) < 4 else f'{len(echoes)} messages'}, "
-            f"not the same ones in the same order",
-            hint=hint,
-        )
+        cases.same(f"{case}: client {index} gets its messages back", echoes, sent, hint=hint)
 
 
 @grader("Task 3 · serve_echo")
@@ -354,7 +404,13 @@ def check_serve_echo(cases, serve_echo):
         hint="Echo every message until the client's side ends (async for stops there; "
         "receive_message raises trio.EndOfChannel), then close the connection.",
     )
-    same_echoes(cases, "one client, three messages, one byte at a time", got, first)
+    same_echoes(
+        cases,
+        "one client, three messages, one byte at a time",
+        got,
+        first,
+        hint="One receive_some is not one message: let MessageStream collect whole messages.",
+    )
 
     big = [[bytes(range(256)) * 800, b"after the big one"]]
     got = cases.run_async(
@@ -365,7 +421,13 @@ def check_serve_echo(cases, serve_echo):
         1000,
         hint="One receive_some is not one message: let MessageStream collect whole messages.",
     )
-    same_echoes(cases, "a 204,800-byte message in small pieces", got, big)
+    same_echoes(
+        cases,
+        "a 204,800-byte message in small pieces",
+        got,
+        big,
+        hint="One receive_some is not one message: let MessageStream collect whole messages.",
+    )
 
     rng = random.Random(7)
     several = [random_messages(rng, count=6, largest=3000) for _ in range(20)]

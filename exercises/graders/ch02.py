@@ -1,17 +1,34 @@
 """Graders for exercises/02-serialization.ipynb: CBOR heads, strings, containers, versions.
 
-The reference modules are the oracles: inputs are built with `reference.wire.cbor.dumps`, a decoded
-value must equal what `reference.wire.cbor.loads` gives, and a read message must equal what
-`reference.wire.schemas.MessageReader` makes of the same envelope.
+The reference modules are the oracles: a head must be what `reference.wire.cbor.encode_head`
+writes, inputs are built with `reference.wire.cbor.dumps`, a decoded value must equal what
+`reference.wire.cbor.loads` gives under the same limits, and a read message must equal what
+`reference.wire.schemas.MessageReader` makes of the same envelope. Each grader has hand-picked
+cases with a hint each, then a seeded random battery: arguments around every width boundary,
+strings and nested values with limits just under, at and just over what they need, inputs cut
+short or with a byte too many, and envelopes with fields missing, extra or of the wrong type.
 """
 
-from exercises.grading import grader, short
+import random
+from functools import partial
+
+from exercises.grading import grader
+from reference.wire import cbor
 from reference.wire.cbor import CBORDecodeError, dumps, loads
 from reference.wire.schemas import EnvelopeError, Field, MessageReader, Schema
 
 HUGE_STRING = bytes.fromhex("5b4000000000000000")  # a byte string of 2**62 bytes, then nothing
 HUGE_ARRAY = bytes.fromhex("9b4000000000000000")  # an array of 2**62 items
 HUGE_MAP = bytes.fromhex("bb4000000000000000")  # a map of 2**62 pairs
+
+
+def as_hex(data):
+    """`data` as the learner would write it, shortened past 30 bytes (a case's name only)."""
+    shown = data.hex() if len(data) <= 30 else f"{data[:30].hex()}... ({len(data):,} bytes)"
+    return f"bytes.fromhex({shown!r})"
+
+
+BOUNDARIES = sorted({n for k in (5, 8, 16, 32, 64) for n in (2**k - 24, 2**k - 1, 2**k, 2**k + 1)})
 
 
 @grader("Task 1 · encode_head")
@@ -43,6 +60,79 @@ def check_encode_head(cases, encode_head):
         ValueError,
         hint="Raise ValueError when the argument does not fit in 8 bytes.",
     )
+    rng = random.Random(2)
+    arguments = [
+        *range(30),
+        *BOUNDARIES,
+        *(rng.randrange(2 ** rng.randint(1, 64)) for _ in range(60)),
+    ]
+    for argument in arguments:
+        major_type = rng.randrange(8)
+        case = f"encode_head({major_type}, {argument})"
+        if argument < 2**64:
+            cases.equal(
+                case,
+                partial(encode_head, major_type, argument),
+                cbor.encode_head(major_type, argument),
+                hint="The shortest head: below 24 in the first byte, else 1, 2, 4 or 8 bytes "
+                "after it, the fewest that hold the argument, big-endian.",
+            )
+        else:
+            cases.raises(
+                case,
+                partial(encode_head, major_type, argument),
+                ValueError,
+                hint="Raise ValueError when the argument does not fit in 8 bytes.",
+            )
+
+
+def random_text(rng, longest):
+    return "".join(rng.choice("aZ0 é€😀") for _ in range(rng.randint(0, longest)))
+
+
+def random_string(rng):
+    longest = rng.choice([5, 30, 300])
+    if rng.random() < 0.5:
+        return random_text(rng, longest)
+    return rng.randbytes(rng.randint(0, longest))
+
+
+def random_value(rng, depth):
+    """A value of the exercise's subset of CBOR, nested at most `depth` containers deep."""
+    kinds = ["int", "negative", "string", "simple", *(["list", "dict"] * (depth > 0))]
+    kind = rng.choice(kinds)
+    if kind == "int":
+        return rng.choice([rng.randint(0, 30), rng.choice(BOUNDARIES[:-2]), rng.randrange(2**64)])
+    if kind == "negative":
+        return -1 - rng.choice([rng.randint(0, 30), rng.randrange(2**64)])
+    if kind == "string":
+        return random_string(rng)
+    if kind == "simple":
+        return rng.choice([False, True, None])
+    if kind == "list":
+        return [random_value(rng, depth - 1) for _ in range(rng.randint(0, 4))]
+    keys = {rng.choice([rng.randint(-30, 30), random_text(rng, 5)]) for _ in range(4)}
+    return {key: random_value(rng, depth - 1) for key in list(keys)[: rng.randint(0, 4)]}
+
+
+def nesting(value):
+    """How many containers deep `value` is."""
+    if isinstance(value, list):
+        return 1 + max(map(nesting, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(nesting, [*value, *value.values()]), default=0)
+    return 0
+
+
+def widest(value):
+    """The largest count of items (or pairs) or bytes of any string in `value`."""
+    if isinstance(value, list):
+        return max([len(value), *map(widest, value)])
+    if isinstance(value, dict):
+        return max([len(value), *map(widest, [*value, *value.values()])])
+    if isinstance(value, str):
+        return len(value.encode())
+    return len(value) if isinstance(value, bytes) else 0
 
 
 @grader("Task 2 · decode_string")
@@ -62,7 +152,7 @@ def check_decode_string(cases, decode_string):
     ]
     for case, data, position, expected in good:
         cases.equal(
-            f"{case}: decode_string(bytes.fromhex({short(data.hex(), 30)}), {position}, 1000)",
+            f"{case}: decode_string({as_hex(data)}, {position}, 1000)",
             lambda d=data, p=position: decode_string(d, p, 1000),
             expected,
             hint="Return (value, position just after the payload); text decodes from UTF-8.",
@@ -117,6 +207,40 @@ def check_decode_string(cases, decode_string):
         cases.raises(
             case, lambda d=data, m=max_size: decode_string(d, 0, m), CBORDecodeError, hint=hint
         )
+    rng = random.Random(3)
+    for run in range(40):
+        value = random_string(rng)
+        encoded = dumps(value)
+        prefix, suffix = rng.randbytes(rng.randint(0, 5)), rng.randbytes(rng.randint(0, 3))
+        data, position = prefix + encoded + suffix, len(prefix)
+        length = len(value.encode() if isinstance(value, str) else value)
+        max_size = max(0, length + rng.choice([-1, 0, 0, 1, 100]))
+        case = (
+            f"random string {run}: decode_string({as_hex(data)}, {position}, {max_size}), "
+            f"a string of {length} bytes"
+        )
+        if length <= max_size:
+            cases.equal(
+                case,
+                partial(decode_string, data, position, max_size),
+                (value, position + len(encoded)),
+                hint="Start at `position`, and return the position just after the payload, "
+                "whatever follows it.",
+            )
+        else:
+            cases.raises(
+                case,
+                partial(decode_string, data, position, max_size),
+                CBORDecodeError,
+                hint="Refuse a length over max_size.",
+            )
+        cut = prefix + encoded[: rng.randrange(len(encoded))]
+        cases.raises(
+            f"random string {run}, cut after {len(cut)} of its {len(prefix + encoded)} bytes",
+            partial(decode_string, cut, position, 10**6),
+            CBORDecodeError,
+            hint="Compare the length with the bytes that remain after the head.",
+        )
 
 
 @grader("Task 3 · decode")
@@ -129,7 +253,7 @@ def check_decode(cases, decode):
     ]  # fmt: skip
     for value in values:
         cases.equal(
-            f"decode(bytes.fromhex({short(dumps(value).hex(), 30)})), holding {short(value, 30)}",
+            f"decode(bytes.fromhex({dumps(value).hex()!r}), 16, 1000), holding {value!r}",
             lambda v=value: decode(dumps(v), 16, 1000),
             loads(dumps(value)),
             hint="Negative integers are -1 - argument; 20, 21, 22 in major type 7 are"
@@ -147,6 +271,10 @@ def check_decode(cases, decode):
     refused = [
         ("6 nested arrays with max_depth=5", dumps([[[[[[0]]]]]]), 5, 1000,
          "Refuse an array or map nested deeper than max_depth."),
+        ("6 nested maps with max_depth=5", dumps({0: {0: {0: {0: {0: {0: 0}}}}}}), 5, 1000,
+         "Maps count towards the depth as arrays do."),
+        ("a 5-byte string inside an array, with max_size=4", dumps([b"12345"]), 16, 4,
+         "max_size bounds strings too: pass it on to decode_string."),
         ("100,000 nested arrays", b"\x81" * 100_000 + b"\x00", 16, 1000,
          "Without a depth limit, deep input exhausts Python's stack (RecursionError)."),
         ("5 items with max_size=4", dumps([1, 2, 3, 4, 5]), 16, 4,
@@ -178,6 +306,46 @@ def check_decode(cases, decode):
             CBORDecodeError,
             hint=hint,
         )
+    rng = random.Random(4)
+    for run in range(60):
+        value = random_value(rng, depth=rng.randint(0, 5))
+        data = dumps(value)
+        depth, largest = nesting(value), widest(value)
+        max_depth = max(0, depth + rng.choice([-1, 0, 1]))
+        max_size = max(0, largest + rng.choice([-1, 0, 1]))
+        case = (
+            f"random value {run}: decode({as_hex(data)}, {max_depth}, {max_size}), holding "
+            f"{value!r} ({depth} levels deep, {largest} items or bytes at most)"
+        )
+        try:
+            expected = loads(data, max_depth=max_depth, max_size=max_size)
+        except CBORDecodeError:
+            cases.raises(
+                case,
+                partial(decode, data, max_depth, max_size),
+                CBORDecodeError,
+                hint="Refuse nesting deeper than max_depth (n nested containers need "
+                "max_depth >= n) and any string or container over max_size.",
+            )
+        else:
+            cases.equal(
+                case,
+                partial(decode, data, max_depth, max_size),
+                expected,
+                hint="A value exactly at the limits is allowed: max_depth levels, max_size "
+                "items or bytes.",
+            )
+        for label, damaged in [
+            ("cut short", data[: rng.randrange(len(data))]),
+            ("with a byte too many", data + bytes([rng.randrange(256)])),
+        ]:
+            cases.raises(
+                f"random value {run}, {label}: decode({as_hex(damaged)}, 16, 10**6)",
+                partial(decode, damaged, 16, 10**6),
+                CBORDecodeError,
+                hint="Exactly one whole item: an input that ends early, or has bytes left over, "
+                "is refused.",
+            )
 
 
 SKU, QUANTITY = Field("sku", str), Field("quantity", int)
@@ -246,3 +414,64 @@ def check_read_message(cases, read_message):
             f"expected EnvelopeError({field!r}, ...), got field {error.field!r}",
             hint=f"Raise EnvelopeError({field!r}, <what is wrong>).",
         )
+    rng = random.Random(5)
+    for run in range(60):
+        schema = rng.choice([ORDER_V2, ORDER_V2_IGNORING, ORDER_V3])
+        value = random_envelope(rng)
+        case = f"random envelope {run}, read by {schema_name(schema)}: {value!r}"
+        try:
+            expected = MessageReader([schema]).read(value)
+        except EnvelopeError as refusal:
+            error = cases.raises(
+                case,
+                partial(read_message, schema, value),
+                EnvelopeError,
+                hint="Check the version, then that the body is a dict, then each field in the "
+                "schema's order: missing and required, or of the wrong type.",
+            )
+            cases.same(
+                f"{case}: the error names the field",
+                error.field,
+                refusal.field,
+                hint=f"The first thing wrong here is {refusal.field!r}: {refusal.problem}.",
+            )
+        else:
+            cases.equal(
+                case,
+                partial(read_message, schema, value),
+                expected,
+                hint="Fields present keep their values, missing optional ones take their "
+                "default; unknown ones are kept (and the newer version) or ignored.",
+            )
+
+
+def schema_name(schema):
+    return f"v{schema.version} ({schema.unknown_fields} unknown fields, oldest v{schema.oldest})"
+
+
+FIELD_VALUES = [  # (field, a value of the right type, values of a wrong type)
+    ("sku", ["A-1", ""], [5, None, b"A-1"]),
+    ("quantity", [0, 3, 2**40], ["3", True, 3.0, None]),
+    ("note", ["", "ring twice"], [None, 7]),
+    ("gift", [True, False], [1, "yes"]),
+]
+
+
+def random_envelope(rng):
+    """An order envelope with fields missing, extra or of the wrong type, now and then.
+
+    The statement checks the version before the body's type, and the reference the other way
+    round; a body that is not a dict therefore comes with a good version.
+    """
+    body = {}
+    for name, right, wrong in FIELD_VALUES:
+        roll = rng.random()
+        if roll < 0.7:
+            body[name] = rng.choice(right)
+        elif roll < 0.8:
+            body[name] = rng.choice(wrong)
+    if rng.random() < 0.3:
+        body["colour"] = rng.choice(["red", 3, None])
+    if rng.random() < 0.05:  # with a good version: which of two faults comes first is free
+        return envelope(rng.choice([2, 3]), list(body.values()))
+    return envelope(rng.choice([1, 2, 2, 3, 3, 4, 0, -1, True, "2", 2.0]), body)

@@ -1,4 +1,5 @@
-"""Plausible wrong answers to exercises/01-messages-over-sockets.ipynb."""
+"""Answers to exercises/01-messages-over-sockets.ipynb: wrong ones the graders must reject
+(MUTANTS), and right ones written another way that they must accept (ALTERNATIVES)."""
 
 import struct
 
@@ -41,6 +42,18 @@ def no_size_check(payload, *, max_frame_size=DEFAULT_MAX_FRAME_SIZE):
 def refuses_the_maximum_itself(payload, *, max_frame_size=DEFAULT_MAX_FRAME_SIZE):
     if len(payload) >= max_frame_size:
         raise FrameTooLarge(len(payload), max_frame_size)
+    return len(payload).to_bytes(HEADER_SIZE, "big") + payload
+
+
+def swaps_the_error_arguments(payload, *, max_frame_size=DEFAULT_MAX_FRAME_SIZE):
+    if len(payload) > max_frame_size:
+        raise FrameTooLarge(max_frame_size, len(payload))
+    return len(payload).to_bytes(HEADER_SIZE, "big") + payload
+
+
+def checks_the_default_limit(payload, *, max_frame_size=DEFAULT_MAX_FRAME_SIZE):
+    if len(payload) > DEFAULT_MAX_FRAME_SIZE:
+        raise FrameTooLarge(len(payload), DEFAULT_MAX_FRAME_SIZE)
     return len(payload).to_bytes(HEADER_SIZE, "big") + payload
 
 
@@ -195,6 +208,25 @@ class ReturnsBytearrays:
         return frames
 
 
+class CountsTheBodyOnly(ReturnsBytearrays):
+    """Reports a cut frame by the bytes of its body, leaving out the header it kept."""
+
+    def feed(self, data):
+        if not data and self.buffer:
+            raise TruncatedFrame(max(0, len(self.buffer) - HEADER_SIZE))
+        return [bytes(frame) for frame in super().feed(data)]
+
+
+class LimitedByTheDefault(ReturnsBytearrays):
+    """Checks every frame against DEFAULT_MAX_FRAME_SIZE, whatever max_frame_size it was given."""
+
+    def __init__(self, max_frame_size=DEFAULT_MAX_FRAME_SIZE):
+        super().__init__(DEFAULT_MAX_FRAME_SIZE)
+
+    def feed(self, data):
+        return [bytes(frame) for frame in super().feed(data)]
+
+
 # --- Task 3: serve_echo ----------------------------------------------------------------------
 
 
@@ -251,6 +283,11 @@ async def echoes_only_the_first_message(listener):
     await trio.serve_listeners(echo, [listener])
 
 
+async def serves_only_the_first_client(listener):
+    async with listener:
+        await echo_one_connection(await listener.accept())
+
+
 MUTANTS = {
     "check_encode_frame": [
         little_endian_length,
@@ -258,6 +295,8 @@ MUTANTS = {
         two_byte_length,
         no_size_check,
         refuses_the_maximum_itself,
+        swaps_the_error_arguments,
+        checks_the_default_limit,
     ],
     "check_frame_decoder": [
         OneFramePerFeed,
@@ -266,6 +305,8 @@ MUTANTS = {
         IgnoresACutFrame,
         SharesOneBuffer,
         ReturnsBytearrays,
+        CountsTheBodyOnly,
+        LimitedByTheDefault,
     ],
     "check_serve_echo": [
         serves_one_client_at_a_time,
@@ -273,5 +314,69 @@ MUTANTS = {
         lets_end_of_stream_escape,
         never_closes_a_connection,
         echoes_only_the_first_message,
+        serves_only_the_first_client,
     ],
+}
+
+
+# --- Right answers, written another way -------------------------------------------------------
+
+
+def encode_with_struct(payload, *, max_frame_size=DEFAULT_MAX_FRAME_SIZE):
+    if len(payload) > max_frame_size:
+        raise FrameTooLarge(len(payload), max_frame_size)
+    return struct.pack(">I", len(payload)) + bytes(payload)
+
+
+class ChunksInAList:
+    """Keeps the chunks received as a list and joins them only when a frame may be complete."""
+
+    def __init__(self, max_frame_size=DEFAULT_MAX_FRAME_SIZE):
+        self.max_frame_size = max_frame_size
+        self.chunks, self.size = [], 0
+
+    def feed(self, data):
+        if not data:
+            if self.size:
+                raise TruncatedFrame(self.size)
+            return []
+        self.chunks.append(bytes(data))
+        self.size += len(data)
+        frames = []
+        while self.size >= HEADER_SIZE:
+            buffered = b"".join(self.chunks)
+            (length,) = struct.unpack(">I", buffered[:HEADER_SIZE])
+            if length > self.max_frame_size:
+                raise FrameTooLarge(length, self.max_frame_size)
+            if self.size < HEADER_SIZE + length:
+                self.chunks = [buffered]
+                break
+            frames.append(buffered[HEADER_SIZE : HEADER_SIZE + length])
+            rest = buffered[HEADER_SIZE + length :]
+            self.chunks, self.size = ([rest] if rest else []), len(rest)
+        return frames
+
+
+async def accepts_in_its_own_loop(listener):
+    async def echo(stream):
+        messages = MessageStream(stream)
+        try:
+            while True:
+                try:
+                    message = await messages.receive_message()
+                except trio.EndOfChannel:
+                    return
+                await messages.send_message(message)
+        finally:
+            await messages.aclose()
+
+    async with trio.open_nursery() as nursery:
+        while True:
+            nursery.start_soon(echo, await listener.accept())
+
+
+ALTERNATIVES = {
+    "check_encode_frame": [encode_with_struct],
+    "check_frame_decoder": [ChunksInAList],
+    "check_serve_echo": [accepts_in_its_own_loop],
 }
