@@ -209,17 +209,17 @@ class Cases:
         """Run the simulation `sim` up to virtual time `until`, within `budget`."""
         self.count += 1
         started = time.monotonic()
-        sends = events = rows_read = 0
+        sends = events = events_read = 0
         while True:
             processed = _attempt(case, lambda: sim.run(until=until, max_events=_SLICE), hint)
             events += processed
-            rows = sim.trace.rows
+            recorded = sim.trace.events
             sends += sum(
                 1
-                for row in rows[rows_read:]
-                if row[0] == "send" and (not budget.senders or row[2] in budget.senders)
+                for event in recorded[events_read:]
+                if event.kind == "send" and (not budget.senders or event.src in budget.senders)
             )
-            rows_read = len(rows)
+            events_read = len(recorded)
             at = f"by t={sim.now:.3f} s of virtual time"
             if sends > budget.sends:
                 problem = f"sent {sends:,} messages {budget.task}".rstrip()

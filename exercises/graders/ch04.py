@@ -386,7 +386,8 @@ def yardstick(transfers, seed, link, senders):
     """What the reference sender sends, and how many events it takes, on the same run."""
     sim = simulate(reference_sender, transfers, seed, link)
     events = sim.run(until=600.0)
-    return sum(1 for row in sim.trace.rows if row[0] == "send" and row[2] in senders), events
+    sends = sum(1 for event in sim.trace if event.kind == "send" and event.src in senders)
+    return sends, events
 
 
 def run_budget(transfers, seed, link):
