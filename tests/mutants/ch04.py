@@ -409,6 +409,25 @@ class IgnoresAcksThatAreLists(_Sender):
             super().on_message(src, msg)
 
 
+class WindowOneTooSmall(_Sender):
+    """Stops filling one short of the window: `base + window - 1`."""
+
+    def fill_window(self):
+        end = min(len(self.messages), self.base + self.window - 1)
+        while self.next_to_send < end:
+            self.transmit(self.next_to_send)
+            self.next_to_send += 1
+
+
+class ResendsEveryUnackedOnATimeout(_Sender):
+    """Any timer resends everything unacknowledged: a retransmission storm under loss."""
+
+    def on_timer(self, name):
+        for seq in range(self.base, self.next_to_send):
+            if seq not in self.acknowledged:
+                self.transmit(seq)
+
+
 MUTANTS = {
     "check_backoff_delay": [
         waits_one_step_too_long,
@@ -450,6 +469,8 @@ MUTANTS = {
         WindowOfEight,
         SharesTheAcknowledgedSet,
         IgnoresAcksThatAreLists,
+        WindowOneTooSmall,
+        ResendsEveryUnackedOnATimeout,
     ],
 }
 
@@ -544,6 +565,33 @@ class SendsLists(_Sender):
         self.ctx.set_timer(self.timeout, ("retransmit", seq))
 
 
+class CountsUnacknowledged(_Sender):
+    """Keeps the unacknowledged sequence numbers instead of the acknowledged ones."""
+
+    def on_start(self):
+        self.unacked = set()
+        super().on_start()
+
+    def on_message(self, src, msg):
+        _, next_expected, seq = msg
+        for acked in (*range(self.base, min(next_expected, self.next_to_send)), seq):
+            if acked in self.unacked:
+                self.unacked.discard(acked)
+                self.ctx.cancel_timer(("retransmit", acked))
+        while self.base < self.next_to_send and self.base not in self.unacked:
+            self.base += 1
+        self.fill_window()
+
+    def on_timer(self, name):
+        _, seq = name
+        if seq in self.unacked:
+            self.transmit(seq)
+
+    def transmit(self, seq):
+        self.unacked.add(seq)
+        super().transmit(seq)
+
+
 class GoBackN(Node):
     """One timer, for the oldest unacknowledged message; when it fires, resend the window."""
 
@@ -622,5 +670,5 @@ class UnacknowledgedInADict(Node):
 ALTERNATIVES = {
     "check_backoff_delay": [multiplies_until_the_cap, compares_logarithms],
     "check_in_order_receiver": [SortedEarlyMessages, RingOfSlots, EarlyMessagesInAHeap],
-    "check_window_sender": [SendsLists, GoBackN, UnacknowledgedInADict],
+    "check_window_sender": [SendsLists, GoBackN, UnacknowledgedInADict, CountsUnacknowledged],
 }
