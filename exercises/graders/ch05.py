@@ -379,7 +379,8 @@ ROUTE_CASES = [  # (what it tries, table, neighbour, their_vector, link_cost, in
      "worse: your old cost depended on a route the neighbour no longer has."),
     ("your next hop can no longer reach a destination",
      {"b": (1, "b"), "c": (2, "b")}, "b", {"b": 0, "c": 16}, 1, None,
-     "Your next hop says infinity: your route becomes (infinity, neighbour), kept in the table."),
+     "Your next hop says infinity: your route becomes (infinity, neighbour), capped (16 + 1 is "
+     "still 16) and kept in the table."),
     ("your next hop no longer lists a destination",
      {"b": (1, "b"), "c": (2, "b"), "d": (2, "e"), "e": (1, "e")}, "b", {"b": 0}, 1, None,
      "their_vector is everything the neighbour reaches: a destination you route through it "
@@ -680,8 +681,7 @@ def gossip_budget(run):
         events=20 * sends + 5000,
         wall_seconds=2.0,
         senders=tuple(run.nodes),
-        task=f"in {run.deadline:g} s ({periods:g} periods of {run.period:g} s) for "
-        f"{messages} broadcasts",
+        task=f"for {messages} broadcasts in a run of {periods:g} periods of {run.period:g} s",
         usual=f"allowed: {SENDS_PER_NODE_PER_PERIOD} per node per period, plus one flood of "
         "each broadcast",
     )
