@@ -154,8 +154,11 @@ class DistanceVectorRouter(Node):
 
     `links` maps each neighbour to the cost of the link to it (a positive
     integer). `table` is the routing table; `send_data(destination, payload)`
-    sends data from this router.
+    sends data from this router. `update_rule` is the Bellman-Ford step it
+    applies to each vector (`update_routes`); a subclass may try another.
     """
+
+    update_rule = staticmethod(update_routes)
 
     def __init__(
         self,
@@ -205,7 +208,7 @@ class DistanceVectorRouter(Node):
         vector = parse_vector(msg, self.max_destinations)
         if vector is not None:
             self._heard_from(src)
-            self.table, changed = update_routes(self.table, src, vector, self.links[src])
+            self.table, changed = self.update_rule(self.table, src, vector, self.links[src])
             if changed and self.triggered_updates:
                 self._advertise()
             return

@@ -72,10 +72,16 @@ def neighbours(edges: Iterable[Edge]) -> dict[str, dict[str, int]]:
     return graph
 
 
-def router_factories(edges: Iterable[Edge], **options: Any) -> dict[str, NodeFactory]:
-    """A factory per node (for `add_node` on either host); `options` go to every router."""
+def router_factories(
+    edges: Iterable[Edge],
+    *,
+    router: type[DistanceVectorRouter] = DistanceVectorRouter,
+    **options: Any,
+) -> dict[str, NodeFactory]:
+    """A `router` per node (factories for `add_node` on either host); `options`
+    go to every router."""
     return {
-        node: functools.partial(DistanceVectorRouter, links, **options)
+        node: functools.partial(router, links, **options)
         for node, links in sorted(neighbours(edges).items())
     }
 
@@ -121,6 +127,7 @@ def run_routers(
     seed: int = 0,
     link: Link = Link(),
     period: float = 1.0,
+    router: type[DistanceVectorRouter] = DistanceVectorRouter,
     **options: Any,
 ) -> RoutingRun:
     """Run routers on the graph `edges` for `rounds` rounds.
@@ -128,10 +135,11 @@ def run_routers(
     `script` holds ``(round, action, *args)``, `round` a float (3.25: a
     quarter into round 3). Actions: ``("partition", side_a, side_b)``,
     ``("heal",)``, ``("crash", node)``, ``("restart", node)`` and
-    ``("send", origin, destination, payload)``. `options` go to every router.
+    ``("send", origin, destination, payload)``. `options` go to every
+    `router` (a subclass may bring its own `update_rule`).
     """
     sim = Simulation(seed, link=link)
-    for node, factory in router_factories(edges, period=period, **options).items():
+    for node, factory in router_factories(edges, router=router, period=period, **options).items():
         sim.add_node(node, factory)
     actions = {
         "partition": sim.partition,

@@ -35,11 +35,14 @@ from reference.net.trace import Send, Trace
 from reference.routing.gossip import FloodingNode, GossipNode
 
 
-def gossip_nodes(n: int, **options: Any) -> dict[str, NodeFactory]:
-    """`n` gossip nodes ``n00, n01, ...``, each with every other as a peer."""
+def gossip_nodes(
+    n: int, *, node_class: type = GossipNode, **options: Any
+) -> dict[str, NodeFactory]:
+    """`n` nodes ``n00, n01, ...`` built as ``node_class(peers, **options)``, each
+    with every other as a peer."""
     ids = [f"n{i:02d}" for i in range(n)]
     return {
-        node: functools.partial(GossipNode, [peer for peer in ids if peer != node], **options)
+        node: functools.partial(node_class, [peer for peer in ids if peer != node], **options)
         for node in ids
     }
 
@@ -213,10 +216,11 @@ def partition_heal(
     heal_at: int = 8,
     rounds: int = 20,
     loss: float = 0.0,
+    node_class: type = GossipNode,
 ) -> BroadcastRun:
-    """`n` gossip nodes cut into two halves at round 0; one rumor starts on each
-    side in round 1; the halves heal at round `heal_at`."""
-    factories = gossip_nodes(n, anti_entropy_every=2 if anti_entropy else 0)
+    """`n` gossip nodes (`node_class`) cut into two halves at round 0; one rumor
+    starts on each side in round 1; the halves heal at round `heal_at`."""
+    factories = gossip_nodes(n, node_class=node_class, anti_entropy_every=2 if anti_entropy else 0)
     ids = list(factories)
     left, right = ids[: n // 2], ids[n // 2 :]
     script = [

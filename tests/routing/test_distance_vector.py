@@ -313,6 +313,34 @@ def test_with_poisoned_reverse_the_first_word_about_a_lost_node_is_final():
     assert run.converged_round(since=7) == 7
 
 
+def only_good_news(table, neighbour, their_vector, link_cost):
+    """A plausible wrong rule: adopt a route only when it is cheaper."""
+    new = dict(table)
+    for destination, advertised in their_vector.items():
+        candidate = min(INFINITY, link_cost + advertised)
+        if candidate < new.get(destination, (INFINITY, ""))[0]:
+            new[destination] = (candidate, neighbour)
+    return new, new != table
+
+
+class GoodNewsRouter(DistanceVectorRouter):
+    update_rule = staticmethod(only_good_news)
+
+
+def test_a_router_applies_its_own_update_rule_and_a_wrong_one_shows():
+    script = [(4.25, "partition", ["b"], ["c"]), (11.25, "send", "a", "f", "after")]
+    right = run_routers(EXAMPLE_LINKS, 14, script=script)
+    wrong = run_routers(EXAMPLE_LINKS, 14, script=script, router=GoodNewsRouter)
+    assert right.cost("a", "f")[-1] == 6 and right.paths["after"] == ["a", "b", "e", "f"]
+    assert wrong.cost("a", "f")[-1] == 3  # a never believes that b's route got worse
+
+
+def test_the_same_seed_gives_the_same_trace():
+    lossy = Link(loss=0.2, delay=Uniform(0.001, 0.3))
+    runs = [run_routers(EXAMPLE_LINKS, 6, seed=seed, link=lossy) for seed in (5, 5, 6)]
+    assert runs[0].trace.text() == runs[1].trace.text() != runs[2].trace.text()
+
+
 # --- Properties over many seeds -----------------------------------------------------------------
 
 

@@ -220,6 +220,24 @@ def test_every_node_converges_through_crashes_and_restarts():
             assert counts == sorted(counts), f"seed {seed}, crashed {down}"
 
 
+def test_the_same_seed_gives_the_same_trace():
+    runs = [partition_heal(seed=seed, loss=0.1) for seed in (5, 5, 6)]
+    assert runs[0].trace.text() == runs[1].trace.text() != runs[2].trace.text()
+
+
+class DeafToDigests(GossipNode):
+    """A plausible wrong gossip: it sends digests but never answers one."""
+
+    def on_message(self, src, msg):
+        if not (isinstance(msg, list | tuple) and msg and msg[0] == "digest"):
+            super().on_message(src, msg)
+
+
+def test_partition_heal_runs_any_gossip_class():
+    assert partition_heal(seed=0, node_class=DeafToDigests).converged_round() is None
+    assert partition_heal(seed=0, node_class=GossipNode).converged_round() == 11
+
+
 # --- Measured trends --------------------------------------------------------------------------
 
 
