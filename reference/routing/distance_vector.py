@@ -38,7 +38,9 @@ less of `ttl`; the destination appends ``[origin, payload]`` to
 ``storage["delivered"]``. A message with no route, or whose TTL runs out (a
 routing loop), is dropped with a note in the trace. Malformed messages, and
 messages from nodes that are not neighbours, are ignored with a note;
-a vector listing more than `max_destinations` destinations is one of them.
+a vector listing more than `max_destinations` destinations is one of them,
+and so is one that would grow the table past that many: a table keeps its
+unreachable entries (to advertise them at 16), so its size is bounded here.
 
 Tables are soft state: nothing goes to storage, a restarted router learns
 its routes again from its neighbours' next vectors.
@@ -208,7 +210,11 @@ class DistanceVectorRouter(Node):
         vector = parse_vector(msg, self.max_destinations)
         if vector is not None:
             self._heard_from(src)
-            self.table, changed = self.update_rule(self.table, src, vector, self.links[src])
+            table, changed = self.update_rule(self.table, src, vector, self.links[src])
+            if len(table) > self.max_destinations:
+                self.ctx.note(f"ignored a vector from {src}: too many destinations")
+                return
+            self.table = table
             if changed and self.triggered_updates:
                 self._advertise()
             return

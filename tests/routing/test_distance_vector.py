@@ -217,6 +217,14 @@ def test_junk_and_strangers_are_ignored_with_a_note():
     ]
 
 
+def test_the_table_never_grows_past_max_destinations():
+    node = router({"b": 1}, max_destinations=4)
+    node.on_message("b", ("vector", {"b": 0, "x": 1, "y": 1}))
+    node.on_message("b", ("vector", {"b": 0, "z": 1, "w": 1}))
+    assert set(node.table) == {"a", "b", "x", "y"}
+    assert node.ctx.notes == ["ignored a vector from b: too many destinations"]
+
+
 @pytest.mark.parametrize(
     "links, options",
     [({"b": 0}, {}), ({"b": 16}, {}), ({"b": 1.5}, {}), ({"b": 1}, {"period": 0})],
@@ -379,6 +387,17 @@ def test_routes_are_shortest_paths_again_after_a_random_link_fails():
             remaining[node] = {}  # its only link failed
         problems = shortest_route_problems(remaining, run.tables[-1])
         assert problems == [], f"seed {seed}, links {edges}, {a}-{b} failed"
+
+
+def test_routes_are_shortest_paths_again_after_a_router_restarts():
+    for seed in range(20):
+        rng = random.Random(seed)
+        edges = random_connected_graph(rng)
+        node = rng.choice(sorted(neighbours(edges)))
+        script = [(4.5, "crash", node), (rng.uniform(5.0, 12.0), "restart", node)]
+        run = run_routers(edges, 30, seed=seed, link=JITTERY, script=script)
+        problems = shortest_route_problems(neighbours(edges), run.tables[-1])
+        assert problems == [], f"seed {seed}, links {edges}, {node} restarted"
 
 
 # --- The same routers over real UDP ------------------------------------------------------------
