@@ -38,8 +38,10 @@ write) is only seen when it breaks the file's structure:
   behind the damage; damage in the last transaction looks like a crash
   during its commit and cannot be told apart.
 
-A check runs while the opener holds the write lock (``BEGIN IMMEDIATE``), so
-no other process appends to the log while it is read.
+Both run on open unless `check="none"`, while the opener holds the write
+lock (``BEGIN IMMEDIATE``), so no other process appends to the log while it
+is read. Together they took about 0.2 s here for a full log (1,000 frames
+of 4 KiB), and they grow with the file: a large queue may skip them.
 """
 
 from __future__ import annotations
@@ -130,16 +132,14 @@ def open_queue_file(
 
 
 def _check(db: sqlite3.Connection, path: Path, pragma: str | None) -> None:
+    if pragma is None:  # check="none": trust the file
+        return
     damage = lost_commits(path.with_name(path.name + "-wal"))
     if damage is not None:
         raise QueueCorrupted(path, f"the write-ahead log: {damage}")
-    if pragma is None:
-        return
     try:
         problems = [row[0] for row in db.execute(pragma).fetchmany(3)]
-    except (
-        sqlite3.DatabaseError
-    ) as error:  # too broken to check: "database disk image is malformed"
+    except sqlite3.DatabaseError as error:  # "database disk image is malformed"
         raise QueueCorrupted(path, str(error)) from error
     if problems != ["ok"]:
         raise QueueCorrupted(path, "; ".join(problems))
