@@ -45,12 +45,14 @@ single write lock at the start; a plain (deferred) transaction would read first 
 with "database is locked" when it tried to upgrade to a writer after
 another process had written. Other processes wait up to `busy_timeout`.
 
-Durability is SQLite's: write-ahead logging (WAL) lets readers run while
-one writer commits, and `synchronous` says when a commit reaches the disk.
-With "FULL" every commit is fsynced, so an acknowledged `put` survives a
-power cut; with "NORMAL" a commit survives the process being killed but the
-last few may vanish in a power cut, in exchange for far fewer fsyncs.
-`bench/durable_queue.py` measures the difference.
+Durability is SQLite's (`synchronous` says when a commit reaches the
+disk); it, opening the file, and what SQLite can and cannot tell about a
+damaged one are in reference/delivery/queue_file.py: an unusable path
+raises `QueueFileUnavailable`, visible damage `QueueCorrupted`.
+
+A consumer that needs longer than it thought calls `extend` before its lease
+runs out (SQS calls it ChangeMessageVisibility): the message stays its own
+for another `visibility_timeout` seconds from now.
 
 Time is read through the `clock` argument (default `time.time`), so a test
 passes a fake clock and checks a 30-second visibility timeout without
@@ -59,12 +61,13 @@ so every process sharing a file must read the same clock.
 
 `run_worker` (reference/delivery/worker.py) wraps the queue for Trio. The
 queue holds a lock, so one connection serves many threads, one call at a
-time.
+time. A worker idle in the same process need not poll: `subscribe_puts`
+calls it back whenever this queue object makes a message ready (a put by
+another process is only seen by polling).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import secrets
 import sqlite3
@@ -75,32 +78,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from os import PathLike
 
+from reference.delivery.queue_file import (  # its errors are the queue's, so they are here too
+    SYNCHRONOUS_MODES,  # noqa: F401
+    QueueCorrupted,  # noqa: F401
+    QueueError,
+    QueueFileUnavailable,  # noqa: F401
+    open_queue_file,
+)
+
 DEFAULT_MAX_BODY_SIZE = 256 * 1024  # the limit Amazon SQS uses
 DEFAULT_MAX_ATTEMPTS = 5
-SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
-
-logger = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused
-    body        BLOB NOT NULL,
-    attempts    INTEGER NOT NULL DEFAULT 0,         -- deliveries so far
-    visible_at  REAL NOT NULL,                      -- ready when visible_at <= now
-    receipt     TEXT                                -- the latest delivery, NULL if none
-);
-CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (visible_at, id);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id          INTEGER PRIMARY KEY,
-    body        BLOB NOT NULL,
-    attempts    INTEGER NOT NULL,
-    died_at     REAL NOT NULL
-);
-"""
-
-
-class QueueError(Exception):
-    """A queue operation was refused."""
 
 
 class BodyTooLarge(QueueError):
@@ -162,28 +149,20 @@ class DurableQueue:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         synchronous: str = "FULL",
         busy_timeout: float = 5.0,
+        check: str = "quick",
     ) -> None:
+        """Open (or create) the queue at `path`; `check` is "quick", "full" or "none"
+        (see reference/delivery/queue_file.py)."""
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
-        if synchronous.upper() not in SYNCHRONOUS_MODES:
-            raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
         self.max_attempts = max_attempts
         self.max_body_size = max_body_size
         self._clock = clock
         self._lock = threading.Lock()
-        # isolation_level=None: no implicit transactions; we write BEGIN ourselves.
-        self._db = sqlite3.connect(
-            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        self._put_listeners: list[Callable[[], None]] = []
+        self._db = open_queue_file(
+            path, synchronous=synchronous, busy_timeout=busy_timeout, check=check
         )
-        try:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-            with self._transaction() as db:
-                for statement in _SCHEMA.split(";"):
-                    db.execute(statement)
-        except BaseException:
-            self._db.close()
-            raise
 
     @contextmanager
     def _transaction(self, kind: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -215,12 +194,24 @@ class DurableQueue:
         checked = [self._checked_body(body) for body in bodies]
         now = self._clock()
         with self._transaction() as db:
-            return [
+            ids = [
                 db.execute(
                     "INSERT INTO messages (body, visible_at) VALUES (?, ?)", (body, now)
                 ).lastrowid
                 for body in checked
             ]
+        self._made_ready()
+        return ids
+
+    def subscribe_puts(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener()` (in the caller's thread) each time this object makes a message
+        ready (put, nack with no delay, requeue); return a function that unsubscribes it."""
+        self._put_listeners.append(listener)
+        return lambda: self._put_listeners.remove(listener)
+
+    def _made_ready(self) -> None:
+        for listener in list(self._put_listeners):
+            listener()
 
     def get(self, visibility_timeout: float) -> Message | None:
         """Lease the message that has been visible the longest, or return None if none is."""
@@ -236,8 +227,7 @@ class DurableQueue:
         """
         if max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, not {max_messages}")
-        if not visibility_timeout > 0 or math.isinf(visibility_timeout):
-            raise ValueError("visibility_timeout must be a positive number of seconds")
+        _check_timeout(visibility_timeout)
         now = self._clock()
         receipt = secrets.token_hex(16)
         claimed: list[Message] = []
@@ -297,13 +287,29 @@ class DurableQueue:
             ).fetchone()
             if row is None:
                 raise LeaseLost(message)
-            if row[0] >= self.max_attempts:
+            buried = row[0] >= self.max_attempts
+            if buried:
                 self._bury(db, message.id, now)
             else:
                 db.execute(
                     "UPDATE messages SET visible_at = ?, receipt = NULL WHERE id = ?",
                     (now + delay, message.id),
                 )
+        if not buried and delay == 0:
+            self._made_ready()
+
+    def extend(self, message: Message, visibility_timeout: float) -> None:
+        """Keep holding a message, invisible for `visibility_timeout` seconds from now (SQS's
+        ChangeMessageVisibility). Raise `LeaseLost`, changing nothing, if it is not held."""
+        _check_timeout(visibility_timeout)
+        now = self._clock()
+        with self._transaction() as db:
+            updated = db.execute(
+                "UPDATE messages SET visible_at = ? WHERE id = ? AND receipt = ?",
+                (now + visibility_timeout, message.id, message.receipt),
+            )
+        if updated.rowcount == 0:
+            raise LeaseLost(message)
 
     def _bury(self, db: sqlite3.Connection, message_id: int, now: float) -> None:
         db.execute(
@@ -337,6 +343,8 @@ class DurableQueue:
                 )
                 db.execute("DELETE FROM dead_letters WHERE id = ?", (message_id,))
                 moved += inserted.rowcount
+        if moved:
+            self._made_ready()
         return moved
 
     def statistics(self) -> QueueStatistics:
@@ -360,3 +368,8 @@ class DurableQueue:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _check_timeout(visibility_timeout: float) -> None:
+    if not visibility_timeout > 0 or math.isinf(visibility_timeout):
+        raise ValueError("visibility_timeout must be a positive number of seconds")

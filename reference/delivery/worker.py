@@ -15,10 +15,19 @@ the event loop. Settling is shielded from cancellation: a handler that has
 finished must not go unrecorded because the worker is being shut down, and
 a handler that *is* cancelled gives its message back at once (a `nack`
 with no delay), so stopping a worker costs no visibility timeout.
+
+An idle worker must neither hammer the file nor answer late. When it finds
+nothing it waits `poll_interval`, then twice that, and so on up to
+`max_poll_interval` (exponential backoff, as SQS's long polling saves empty
+receives); a message resets the wait. And it does not wait at all for a
+message put through the same `DurableQueue` object: the queue calls it back
+(`subscribe_puts`), from whatever thread put it, and the worker wakes at
+once. Only another process's put waits for the next poll.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -43,6 +52,7 @@ async def run_worker(
     *,
     visibility_timeout: float,
     poll_interval: float = 0.5,
+    max_poll_interval: float = 8.0,
     retry_delay: float = 0.0,
     concurrency: int = 1,
     stop_when_empty: bool = False,
@@ -53,12 +63,26 @@ async def run_worker(
     retried after `retry_delay`). A handler that is cancelled also gives its
     message back at once, so shutting a worker down costs no visibility
     timeout. `concurrency` handlers run at once. When no message is visible
-    the worker sleeps `poll_interval`, or, with `stop_when_empty`, returns.
-    Runs until cancelled otherwise. A handler should finish well within
+    the worker waits (from `poll_interval`, doubling up to `max_poll_interval`,
+    or until this queue object makes one ready), or, with `stop_when_empty`,
+    returns. Runs until cancelled otherwise. A handler should finish well within
     `visibility_timeout`: after that the message may be delivered to another
     consumer too, and this worker's ack is refused (counted in `leases_lost`).
     """
+    if not 0 < poll_interval <= max_poll_interval:
+        raise ValueError("a worker needs 0 < poll_interval <= max_poll_interval")
     statistics = WorkerStatistics()
+    idle_consumers: set[trio.Event] = set()  # each set when this queue makes a message ready
+    trio_token = trio.lowlevel.current_trio_token()
+
+    def wake_idle_consumers() -> None:
+        for ready in idle_consumers:
+            ready.set()
+        idle_consumers.clear()
+
+    def message_ready() -> None:  # called in the thread that put the message
+        with contextlib.suppress(trio.RunFinishedError):  # the run is ending: nobody to wake
+            trio_token.run_sync_soon(wake_idle_consumers)
 
     async def settle(settle_fn: Callable[..., None], *args: object) -> bool:
         # Shielded: a quick write, and a handler that finished must not go unrecorded.
@@ -86,16 +110,28 @@ async def run_worker(
                 statistics.acked += 1
 
     async def consume() -> None:
+        wait = poll_interval
         while True:
+            ready = trio.Event()
+            idle_consumers.add(ready)  # before the get: a put during it wakes us
             message = await trio.to_thread.run_sync(queue.get, visibility_timeout)
             if message is not None:
+                idle_consumers.discard(ready)
                 await handle(message)
+                wait = poll_interval
             elif stop_when_empty:
                 return
             else:
-                await trio.sleep(poll_interval)
+                with trio.move_on_after(wait):
+                    await ready.wait()
+                idle_consumers.discard(ready)
+                wait = poll_interval if ready.is_set() else min(2 * wait, max_poll_interval)
 
-    async with trio.open_nursery() as nursery:
-        for _ in range(concurrency):
-            nursery.start_soon(consume)
+    unsubscribe = queue.subscribe_puts(message_ready)
+    try:
+        async with trio.open_nursery() as nursery:
+            for _ in range(concurrency):
+                nursery.start_soon(consume)
+    finally:
+        unsubscribe()
     return statistics

@@ -27,6 +27,14 @@ to imitate, or None) and `_carry(host, dst, link, delay, msg_id, msg)`
 (deliver one copy after `delay` seconds, or at once if `delay` is None, by
 calling `_arrive`). Its per-node contexts have `node_id`, `factory`,
 `storage`, `node` (None while down), `timers` and `crash()`.
+
+A host may also lose a copy for a reason of its own, and records a `Drop`
+saying why; `send` never raises for it, since a handler that sends must not
+fail because of the network. Only the UDP runtime has such reasons: a
+datagram holds at most 65,507 bytes ("too large"), and the kernel may
+refuse a `sendto` (the error's name). The simulator carries a message of
+any size, as an ideal network would, and encodes nothing, so that its
+traces stay exactly what they are.
 """
 
 from __future__ import annotations
@@ -55,9 +63,11 @@ class Network:
 
     now: float
 
-    def __init__(self, seed: int, on_note: Callable[[Note], None] | None) -> None:
+    def __init__(
+        self, seed: int, on_note: Callable[[Note], None] | None, trace: Trace | None = None
+    ) -> None:
         self.random = random.Random(seed)
-        self.trace = Trace()
+        self.trace = Trace() if trace is None else trace
         self._on_note = on_note
         self._hosts: dict[str, Any] = {}
         self._partitions = Partitions()

@@ -30,6 +30,10 @@ key order and the message converted to plain JSON (sets sorted), so two
 runs can be compared byte for byte: the simulator's determinism test does
 exactly that.
 
+A simulation ends, so its `Trace` keeps every event. A UDP host may run for
+days, so it keeps a `BoundedTrace`: the latest `limit` events, like a ring
+buffer, and a count of the older ones it let go (`discarded`).
+
 This module is data only. Two pictures read a trace, each importing it:
 
 - `reference.net.spacetime.draw(trace)` draws a *space-time diagram*
@@ -42,6 +46,7 @@ This module is data only. Two pictures read a trace, each importing it:
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, get_args
@@ -143,9 +148,12 @@ def plain(value: Any) -> Any:
     """`value` as JSON-ready data, the same whatever the hash seed.
 
     Tuples become lists, sets become lists sorted by their JSON text,
-    bytes become hex strings, dict keys become strings; anything else
-    falls back to its `repr`.
+    bytes become hex strings, dict keys become strings, an integer too long
+    to print in decimal (Python refuses over 4,300 digits) becomes a hex
+    string like ``"0x1f..."``; anything else falls back to its `repr`.
     """
+    if isinstance(value, int) and value.bit_length() > _MAX_DECIMAL_BITS:
+        return hex(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list | tuple):
@@ -158,6 +166,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return value.hex()
     return repr(value)
+
+
+_MAX_DECIMAL_BITS = 14_000  # about 4,200 decimal digits: always printable
 
 
 def _key_text(key: Any) -> str:
@@ -215,6 +226,28 @@ class Trace:
             for name in _event_nodes(event):
                 seen.setdefault(name)
         return list(seen)
+
+
+class BoundedTrace(Trace):
+    """A trace that keeps only the latest `limit` events (a ring buffer).
+
+    `discarded` counts the older events it has let go, so a reader knows the
+    trace is not the whole run; `counts()` tallies only what is kept.
+    """
+
+    def __init__(self, limit: int, events: Iterable[Event] = ()) -> None:
+        if limit < 1:
+            raise ValueError(f"a bounded trace keeps at least one event, not {limit}")
+        self.limit = limit
+        self.discarded = 0
+        self.events: deque[Event] = deque(maxlen=limit)
+        for event in events:
+            self.append(event)
+
+    def append(self, event: Event) -> None:
+        if len(self.events) == self.limit:
+            self.discarded += 1
+        self.events.append(event)
 
 
 _KINDS = tuple(event_class.kind for event_class in get_args(Event))

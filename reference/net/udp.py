@@ -17,15 +17,31 @@ it has not been told about at the address the peer's datagram came from,
 which is how a server learns its clients (and why ch. 07 authenticates
 them).
 
-`ctx.send` never blocks: a UDP `sendto` either hands the datagram to the
-kernel or fails at once (the datagram is then dropped, with the error's
-name as the reason). Real loopback rarely loses anything, so for
-demonstrations a `Link` can be given: `reference.net.links.fate` decides
-at send time, from a seeded RNG, whether the message is lost or doubled
-and how long each copy waits before it goes out (`bandwidth` is not
-imitated: the real link has its own). The rest of the host contract in
-`reference.net.node` holds too, with one difference: a copy still waiting
-when its sender crashes dies with it ("sender down").
+`ctx.send` never blocks and never raises for the network: a UDP `sendto`
+either hands the datagram to the kernel or fails at once (the datagram is
+then dropped, with the error's name as the reason), and a message whose
+datagram would exceed `MAX_DATAGRAM` is dropped as "too large". A handler
+that answers a peer must not die because the answer does not fit. Real
+loopback rarely loses anything, so for demonstrations a `Link` can be
+given: `reference.net.links.fate` decides at send time, from a seeded RNG,
+whether the message is lost or doubled and how long each copy waits before
+it goes out (`bandwidth` is not imitated: the real link has its own).
+The rest of the host contract in `reference.net.node` holds too, with one
+difference: a copy still waiting when its sender crashes dies with it
+("sender down").
+
+A host that runs for long must not grow without end, whatever its peers
+send. So it keeps a `BoundedTrace` (the latest `trace_limit` events), and
+counts every datagram it lost in `drops`, by reason, as the kernel counts
+its own in ``netstat -su``: "too large", "sender down" and socket errors on
+the way out; "malformed", "second name for one address" and "too many
+peers" on the way in. Sender names are not checked (anyone can write any
+name in a datagram; ch. 07 authenticates), but they cost the receiver
+memory: a `ReliableReceiver` buffers up to `max_buffer` messages *per
+sender*. So each source address may speak for one name only, and a node
+learns at most `max_learned_peers` names from datagrams; after that,
+datagrams from new names are dropped. Nodes added here or with `add_peer`
+are always accepted.
 
 Storage is a dict in memory, kept for the life of the `UdpNetwork`:
 `crash(node)` closes the node's socket and cancels its tasks, `restart`
@@ -47,6 +63,7 @@ so under `trio.testing.MockClock` the runtime runs in virtual time too.
 from __future__ import annotations
 
 import socket
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -57,14 +74,12 @@ import trio
 from reference.net.links import Link
 from reference.net.network import Network
 from reference.net.node import Node, NodeDown, NodeFactory
-from reference.net.trace import Drop, Note
+from reference.net.trace import BoundedTrace, Drop, Note
 from reference.wire.untrusted import MalformedCBOR, loads_untrusted
 
 MAX_DATAGRAM = 65507  # the most a UDP datagram over IPv4 can carry
-
-
-class MessageTooLarge(ValueError):
-    """A message whose encoding does not fit in one UDP datagram."""
+DEFAULT_TRACE_LIMIT = 20_000  # events kept: a few MiB, far more than a notebook's run
+DEFAULT_MAX_LEARNED_PEERS = 64
 
 
 class _UdpHost:
@@ -134,15 +149,24 @@ class _UdpHost:
 
     def _receive(self, data: bytes, address: tuple[str, int]) -> None:
         envelope = _decode(data)
-        if envelope is not None and envelope[1] == self.node_id:
+        if envelope is None or envelope[1] != self.node_id:
+            self._discard("malformed", f"a malformed datagram from {address[0]}:{address[1]}")
+        else:
             src, dst, msg_id, msg = envelope
-            self._network.addresses.setdefault(src, address)
-            node = self._network._arrive(src, dst, msg_id)  # None if it crashed as it read
-            if node is not None:
-                node.on_message(src, msg)
-        elif self.node is not None:
-            self.note(f"dropped a malformed datagram from {address[0]}:{address[1]}")
+            refused = self._network._learn(src, address)
+            if refused:
+                self._discard(refused, f"a datagram from {address[0]}:{address[1]}: {refused}")
+            else:
+                node = self._network._arrive(src, dst, msg_id)  # None if it crashed as it read
+                if node is not None:
+                    node.on_message(src, msg)
         self._network._progressed()
+
+    def _discard(self, reason: str, what: str) -> None:
+        """Count a datagram that never became a message, and note it."""
+        self._network.drops[reason] += 1
+        if self.node is not None:
+            self.note(f"dropped {what}")
 
     async def _timer(self, delay: float, name: Hashable, scope: trio.CancelScope) -> None:
         with scope:
@@ -175,11 +199,16 @@ class UdpNetwork(Network):
         seed: int = 0,
         host: str = "127.0.0.1",
         on_note: Callable[[Note], None] | None = None,
+        trace_limit: int = DEFAULT_TRACE_LIMIT,
+        max_learned_peers: int = DEFAULT_MAX_LEARNED_PEERS,
     ) -> None:
-        super().__init__(seed, on_note)
+        super().__init__(seed, on_note, BoundedTrace(trace_limit))
         self.host = host
         self.link = link
+        self.max_learned_peers = max_learned_peers
         self.addresses: dict[str, tuple[str, int]] = {}
+        self.drops: Counter[str] = Counter()  # datagrams lost here, by reason
+        self._learned: dict[tuple[str, int], str] = {}  # source address -> the name it uses
         self._nursery = nursery
         self._epoch = trio.current_time()
         self._progress = trio.Event()
@@ -220,6 +249,18 @@ class UdpNetwork(Network):
     def _known(self) -> dict[str, tuple[str, int]]:
         return self.addresses
 
+    def _learn(self, src: str, address: tuple[str, int]) -> str | None:
+        """Accept `src` as speaking from `address`, or say why its datagram is refused."""
+        if src in self.addresses:
+            return None
+        if address in self._learned:
+            return "second name for one address"
+        if len(self._learned) >= self.max_learned_peers:
+            return "too many peers"
+        self._learned[address] = src
+        self.addresses[src] = address
+        return None
+
     def _progressed(self) -> None:
         self._progress.set()
         self._progress = trio.Event()
@@ -236,8 +277,10 @@ class UdpNetwork(Network):
         msg_id: int,
         msg: Any,
     ) -> None:
-        data = _datagram(host.node_id, dst, msg_id, msg)
-        if delay is None:  # no link to imitate: the datagram goes out now, in order
+        data = cbor2.dumps([host.node_id, dst, msg_id, msg])
+        if len(data) > MAX_DATAGRAM:
+            self._drop(host.node_id, dst, msg_id, "too large")
+        elif delay is None:  # no link to imitate: the datagram goes out now, in order
             self._transmit(host, dst, msg_id, data)
         else:
             self._nursery.start_soon(self._transmit_later, delay, host, dst, msg_id, data)
@@ -251,21 +294,18 @@ class UdpNetwork(Network):
     def _transmit(self, host: _UdpHost, dst: str, msg_id: int, data: bytes) -> None:
         receiver = self._hosts.get(dst)
         if host.node is None:
-            self.trace.append(Drop(self.now, host.node_id, dst, msg_id, "sender down"))
+            self._drop(host.node_id, dst, msg_id, "sender down")
         elif receiver is not None and receiver.node is None:
             self._arrive(host.node_id, dst, msg_id)  # one of ours, down: dropped as "down"
         else:
             try:
                 host.socket.sendto(data, self.addresses[dst])
             except OSError as error:  # a full buffer, an unreachable port: the datagram is lost
-                self.trace.append(Drop(self.now, host.node_id, dst, msg_id, type(error).__name__))
+                self._drop(host.node_id, dst, msg_id, type(error).__name__)
 
-
-def _datagram(src: str, dst: str, msg_id: int, msg: Any) -> bytes:
-    data = cbor2.dumps([src, dst, msg_id, msg])
-    if len(data) > MAX_DATAGRAM:
-        raise MessageTooLarge(f"a message of {len(data)} bytes does not fit a datagram")
-    return data
+    def _drop(self, src: str, dst: str, msg_id: int, reason: str) -> None:
+        self.drops[reason] += 1
+        self.trace.append(Drop(self.now, src, dst, msg_id, reason))
 
 
 @asynccontextmanager
@@ -275,10 +315,20 @@ async def open_udp_network(
     seed: int = 0,
     host: str = "127.0.0.1",
     on_note: Callable[[Note], None] | None = None,
+    trace_limit: int = DEFAULT_TRACE_LIMIT,
+    max_learned_peers: int = DEFAULT_MAX_LEARNED_PEERS,
 ) -> AsyncIterator[UdpNetwork]:
     """A `UdpNetwork` whose nodes all stop when the block ends."""
     async with trio.open_nursery() as nursery:
-        yield UdpNetwork(nursery, link=link, seed=seed, host=host, on_note=on_note)
+        yield UdpNetwork(
+            nursery,
+            link=link,
+            seed=seed,
+            host=host,
+            on_note=on_note,
+            trace_limit=trace_limit,
+            max_learned_peers=max_learned_peers,
+        )
         nursery.cancel_scope.cancel()
 
 

@@ -15,7 +15,10 @@ and `--loss`, `--duplicate` and `--seed` give the runtime a lossy `Link` to
 imitate. Each process prints ``<id> listening on HOST:PORT``, then its notes
 as they are written; once a message or timer has been handled and then
 nothing for ``--idle`` seconds (or after ``--duration``), it prints its
-storage as JSON and exits.
+storage as JSON and exits. The JSON is `reference.net.trace.plain`'s, which
+writes any value: bytes as hex, and an integer too long for Python to print
+in decimal (over 4,300 digits) as a hex string, so no value a node keeps
+can cost the dump.
 
 `main` is handed the runtime's `open_udp_network` by reference/net/udp.py
 (which runs it under ``__main__``) rather than importing it, so the runtime

@@ -7,6 +7,7 @@ are checked without waiting. The crash tests run real consumer processes
 
 from __future__ import annotations
 
+import itertools
 import math
 import selectors
 import signal
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -465,6 +467,57 @@ TestQueueAgainstModel = QueueAgainstModel.TestCase
 TestQueueAgainstModel.settings = settings(max_examples=60, stateful_step_count=30)
 
 
+# --- extending a lease -----------------------------------------------------
+
+
+def test_extend_keeps_a_message_past_its_first_timeout(
+    queue: DurableQueue, clock: FakeClock, path: Path
+) -> None:
+    queue.put(b"long job")
+    message = queue.get(visibility_timeout=30)
+    clock.advance(25)
+    queue.extend(message, 30)  # 30 s from now, not from the first get
+    clock.advance(29)
+    with DurableQueue(path, clock=clock) as other_consumer:
+        assert other_consumer.get(visibility_timeout=30) is None
+        clock.advance(2)
+        assert other_consumer.get(visibility_timeout=30).attempts == 2
+
+
+def test_extend_is_refused_once_the_lease_is_gone(queue: DurableQueue, clock: FakeClock) -> None:
+    queue.put(b"expired")
+    first = queue.get(visibility_timeout=30)
+    clock.advance(31)
+    again = queue.get(visibility_timeout=30)  # delivered again: the first receipt is void
+    assert again.id == first.id
+    with pytest.raises(LeaseLost):
+        queue.extend(first, 60)
+    queue.extend(again, 60)
+    queue.put(b"acked")
+    acked = queue.get(visibility_timeout=30)
+    queue.ack(acked)
+    with pytest.raises(LeaseLost):
+        queue.extend(acked, 60)
+    with pytest.raises(ValueError, match="visibility_timeout"):
+        queue.extend(again, 0)
+    clock.advance(59)
+    assert queue.statistics() == statistics(in_flight=1)
+
+
+def test_put_listeners_hear_what_becomes_ready_until_they_unsubscribe(
+    queue: DurableQueue,
+) -> None:
+    heard = []
+    unsubscribe = queue.subscribe_puts(lambda: heard.append("ready"))
+    queue.put(b"one")
+    message = queue.get(visibility_timeout=30)
+    queue.nack(message, delay=10)  # not ready yet: nobody is told
+    assert heard == ["ready"]
+    unsubscribe()
+    queue.put(b"two")
+    assert heard == ["ready"]
+
+
 # --- the Trio worker -------------------------------------------------------
 
 
@@ -704,3 +757,108 @@ def test_a_consumer_killed_mid_batch_loses_nothing(path: Path, tmp_path: Path) -
     with DurableQueue(path) as queue:
         assert queue.statistics() == statistics()
         assert queue.dead_letters() == []
+
+
+async def test_an_idle_worker_backs_off_up_to_its_cap(
+    queue: DurableQueue, autojump_clock: trio.testing.MockClock, monkeypatch
+) -> None:
+    polls: list[float] = []
+    enough = trio.Event()
+    get = queue.get
+
+    def counted_get(visibility_timeout: float) -> Message | None:
+        polls.append(autojump_clock.current_time())
+        if len(polls) == 12:
+            trio.from_thread.run_sync(enough.set)
+        return get(visibility_timeout)
+
+    monkeypatch.setattr(queue, "get", counted_get)
+
+    async def handler(message: Message) -> None:
+        raise AssertionError("there is nothing to handle")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: run_worker(
+                queue, handler, visibility_timeout=30, poll_interval=0.5, max_poll_interval=8
+            )
+        )
+        await enough.wait()  # no deadline here, so virtual time moves only by the worker's waits
+        nursery.cancel_scope.cancel()
+    gaps = [round(later - earlier, 6) for earlier, later in itertools.pairwise(polls)]
+    assert gaps == [0.5, 1, 2, 4, 8, 8, 8, 8, 8, 8, 8]
+
+
+def signal_first_poll(queue: DurableQueue, monkeypatch) -> trio.Event:
+    """An event set once the worker's first `get` has returned (it runs in a thread)."""
+    polled = trio.Event()
+    get = queue.get
+
+    def signalling_get(visibility_timeout: float) -> Message | None:
+        message = get(visibility_timeout)
+        trio.from_thread.run_sync(polled.set)
+        return message
+
+    monkeypatch.setattr(queue, "get", signalling_get)
+    return polled
+
+
+async def test_a_put_in_the_same_process_wakes_an_idle_worker_at_once(
+    queue: DurableQueue, autojump_clock: trio.testing.MockClock, monkeypatch
+) -> None:
+    handled_at = []
+    handled = trio.Event()
+    first_poll_done = signal_first_poll(queue, monkeypatch)
+
+    async def handler(message: Message) -> None:
+        handled_at.append(trio.current_time())
+        handled.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: run_worker(
+                queue, handler, visibility_timeout=30, poll_interval=1000, max_poll_interval=1000
+            )
+        )
+        await first_poll_done.wait()  # it found nothing, and waits 1000 s for the next poll
+        await trio.sleep(10)
+        put_at = trio.current_time()
+        queue.put(b"now")  # in this thread: no virtual time passes until the handler runs
+        await handled.wait()
+        nursery.cancel_scope.cancel()
+    assert handled_at == [put_at]
+
+
+async def test_a_put_from_another_thread_wakes_an_idle_worker(
+    queue: DurableQueue, monkeypatch
+) -> None:
+    handled = trio.Event()
+    first_poll_done = signal_first_poll(queue, monkeypatch)
+
+    async def handler(message: Message) -> None:
+        handled.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: run_worker(
+                queue, handler, visibility_timeout=30, poll_interval=1000, max_poll_interval=1000
+            )
+        )
+        await first_poll_done.wait()  # it found nothing, and waits 1000 s for the next poll
+        putter = threading.Thread(target=queue.put, args=(b"from a thread",))
+        putter.start()
+        with trio.fail_after(10):  # a hang guard (real clock): the next poll is 1000 s away
+            await handled.wait()
+        putter.join()
+        nursery.cancel_scope.cancel()
+    assert queue.statistics() == statistics()
+
+
+async def test_worker_poll_intervals_are_checked(queue: DurableQueue) -> None:
+    async def handler(message: Message) -> None:
+        pass
+
+    with pytest.raises(ValueError, match="poll_interval"):
+        await run_worker(
+            queue, handler, visibility_timeout=30, poll_interval=10, max_poll_interval=1
+        )

@@ -15,8 +15,9 @@ import trio
 from reference.delivery.reliable import ReliableReceiver, SlidingWindowSender, StopAndWaitSender
 from reference.net.links import Link, Uniform
 from reference.net.node import Node, NodeDown, UnknownNode
-from reference.net.trace import Deliver, Drop, TimerFired
-from reference.net.udp import MessageTooLarge, open_udp_network
+from reference.net.trace import BoundedTrace, Deliver, Drop, Note, TimerFired
+from reference.net.udp import MAX_DATAGRAM, open_udp_network
+from tests.net.big_number_node import BIG_NUMBER
 
 ROOT = Path(__file__).resolve().parents[2]
 LOSSY = Link(loss=0.3, duplicate=0.2, delay=Uniform(0.001, 0.02))
@@ -187,11 +188,88 @@ async def test_bad_sends_raise_named_errors(autojump_clock):
         await net.add_node("a", Echo)
         with pytest.raises(UnknownNode):
             net.node("a").ctx.send("nobody", "hi")
-        net.add_peer("far", ("127.0.0.1", 9))
-        with pytest.raises(MessageTooLarge):
-            net.node("a").ctx.send("far", b"x" * 70_000)
         with pytest.raises(ValueError, match="already"):
             await net.add_node("a", Echo)
+
+
+async def test_a_message_too_large_for_a_datagram_is_a_counted_drop(autojump_clock):
+    async with open_udp_network() as net:
+        await net.add_node("a", Echo)
+        net.add_peer("far", ("127.0.0.1", 9))
+        net.node("a").ctx.send("far", b"x" * 70_000)
+        net.node("a").ctx.send("far", b"x" * 60_000)  # fits: it goes out
+    assert [(e.kind, getattr(e, "reason", None)) for e in net.trace][1:] == [
+        ("send", None),
+        ("drop", "too large"),
+        ("send", None),
+    ]
+    assert net.drops == {"too large": 1}
+
+
+def _maximum_size_data(seq: int) -> bytes:
+    """A data datagram of exactly MAX_DATAGRAM bytes (for seq < 24), padded by a long name."""
+    short = len(cbor2.dumps(["", "b", 0, ["data", 0, b""]]))
+    name = "x" * (MAX_DATAGRAM - short - 2)  # a text over 255 bytes has a 3-byte head, not 1
+    return cbor2.dumps([name, "b", 0, ["data", seq, b""]])
+
+
+async def test_maximum_size_datagrams_whose_acks_do_not_fit_leave_the_receiver_up(autojump_clock):
+    # The ack repeats the sender's name, and the receiver's counters grow: once they take two
+    # CBOR bytes (24 and up), the ack is a byte larger than the datagram it answers.
+    async with open_udp_network() as net:
+        address = await net.add_node("b", ReliableReceiver)
+        with trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM) as peer:
+            for seq in range(24):  # one at a time: the kernel's buffer holds only a few
+                datagram = _maximum_size_data(seq)
+                assert len(datagram) == MAX_DATAGRAM
+                await peer.sendto(datagram, address)
+                with trio.fail_after(5):
+                    await net.wait_until(lambda: len(net.storage("b").get("delivered", [])) > seq)  # noqa: B023
+        await net.add_node("a", functools.partial(SlidingWindowSender, "b", ["after"]))
+        with trio.fail_after(5):
+            await net.wait_until(lambda: net.node("a").done)
+    assert net.is_up("b") and net.storage("b")["delivered"] == [b""] * 24 + ["after"]
+    assert net.drops == {"too large": 1}
+    dropped = [e for e in net.trace if isinstance(e, Drop)]
+    assert [(e.src, e.dst[:1], e.reason) for e in dropped] == [("b", "x", "too large")]
+
+
+async def test_a_long_running_host_keeps_a_bounded_trace(autojump_clock):
+    async with open_udp_network(trace_limit=100) as net:
+        address = await net.add_node("b", Echo)
+        with trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM) as stranger:
+            for _ in range(1000):
+                await stranger.sendto(b"\xff not cbor", address)
+            with trio.fail_after(5):
+                await net.wait_until(lambda: net.drops["malformed"] == 1000)
+    assert isinstance(net.trace, BoundedTrace)
+    assert len(net.trace) == 100 and net.trace.discarded == 1 + 1000 - 100
+    assert all(isinstance(event, Note) for event in net.trace)
+
+
+async def test_invented_sender_names_cannot_make_a_receiver_buffer_more(autojump_clock):
+    # One address speaks for one name: 20 names from one socket buffer as much as one.
+    payload = b"p" * 1000
+    async with open_udp_network(max_learned_peers=4) as net:
+        address = await net.add_node("b", ReliableReceiver)
+        sockets = [
+            trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM) for _ in range(6)
+        ]
+        for number, liar in enumerate(sockets):
+            await liar.bind(("127.0.0.1", 0))
+            for name in range(20):
+                for seq in range(1, 11):  # seq 0 never comes: all of it is buffered
+                    datagram = cbor2.dumps(
+                        [f"liar{number}-{name}", "b", seq, ["data", seq, payload]]
+                    )
+                    await liar.sendto(datagram, address)
+        with trio.fail_after(5):
+            await net.wait_until(lambda: sum(net.drops.values()) == 6 * 20 * 10 - 4 * 10)
+        for liar in sockets:
+            liar.close()
+    buffered = {key: len(state["buffer"]) for key, state in net.storage("b").items()}
+    assert buffered == {f"receiver/liar{number}-0": 10 for number in range(4)}
+    assert net.drops == {"second name for one address": 4 * 19 * 10, "too many peers": 2 * 20 * 10}
 
 
 async def test_one_node_per_process_from_the_command_line():
@@ -230,6 +308,19 @@ async def test_one_node_per_process_from_the_command_line():
     receiver_storage = json.loads(rest.decode().splitlines()[-1])
     assert sender_storage == {"sender/b": {"next_seq": 20, "unacked": {}}}
     assert receiver_storage["delivered"] == list(range(20))
+
+
+async def test_a_node_whose_storage_holds_a_huge_integer_still_dumps_it():
+    command = [sys.executable, "-m", "reference.net.udp", "n"]
+    node = await trio.run_process(
+        [*command, "tests.net.big_number_node:BigNumberNode", "--idle", "0.1"],
+        capture_stdout=True,
+        capture_stderr=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert node.returncode == 0, node.stderr.decode()
+    assert json.loads(node.stdout.decode().splitlines()[-1]) == {"big": hex(BIG_NUMBER)}
 
 
 async def _read_line(stream: trio.abc.ReceiveStream) -> str:
