@@ -43,8 +43,11 @@ server. Each finished call is recorded in `history` as
 ``(operation, call_time, result, return_time)`` read on the client's own
 clock; with `give_up_after`, a call that takes longer is abandoned and
 recorded with result and return time None: it may or may not have taken
-effect. A client whose clock is skewed records a skewed history, so clients
-that are to be checked together share one clock.
+effect. `operations()` turns them into a history for the linearizability
+checker (reference/order/linearizability.py), the abandoned calls and the
+one still in flight as never returned, and `client_history(host, clients)`
+gathers the histories of several clients. A client whose clock is skewed
+records a skewed history, so clients checked together share one clock.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 from reference.net.node import Node
+from reference.order.history import Operation, timed_out
 from reference.order.raft import RaftNode
 
 
@@ -192,12 +196,20 @@ class KVClient(Node):
     def done(self) -> bool:
         return self.current is None and not self.queue
 
-    def calls(self) -> list[tuple]:
-        """Every call so far, the one in flight (if any) as never returned (None, None)."""
-        if self.current is None:
-            return list(self.history)
-        _, op, called = self.current
-        return [*self.history, (op, called, None, None)]
+    def operations(self) -> list[Operation]:
+        """Every call so far as a history for the checker (reference/order/history.py):
+        one abandoned or still in flight is recorded as never returned."""
+        calls = list(self.history)
+        if self.current is not None:
+            _, op, called = self.current
+            calls.append((op, called, None, None))
+        name = self.ctx.node_id
+        return [
+            timed_out(name, op, called)
+            if returned is None
+            else Operation(name, op, called, result, returned)
+            for op, called, result, returned in calls
+        ]
 
     def submit(self, op: Sequence[Any]) -> None:
         """Queue one more operation (after `on_start`)."""
@@ -252,3 +264,8 @@ class KVClient(Node):
         self.ctx.cancel_timer(("give_up", seq))
         self.current = None
         self._next()
+
+
+def client_history(host: Any, clients: Iterable[str]) -> list[Operation]:
+    """The histories of the `KVClient`s named `clients` on `host` (a simulation), together."""
+    return [op for name in clients for op in host.node(name).operations()]
