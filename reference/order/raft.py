@@ -21,8 +21,10 @@ Roles and timers (`RaftNode`):
 - A *leader* appends a no-op entry of its own term (so it can commit what
   earlier leaders left), then sends every peer
   ``("append_entries", term, prev_index, prev_term, entries, leader_commit)``:
-  at once when it has new entries, and every ``timing.heartbeat`` seconds
-  anyway, which keeps followers from starting elections. A follower applies
+  at once when it has new entries (unless entries it sent that follower
+  are still unanswered: the reply then sends all that piled up, in one
+  batch), and every ``timing.heartbeat`` seconds anyway, which also keeps
+  followers from starting elections and resends what was lost. A follower applies
   `append_entries` and answers ``("append_reply", term, success, index)``:
   on success the index it now matches up to, on failure the length of its
   log, so the leader moves that follower's `next_index` back and retries.
@@ -140,7 +142,8 @@ class RaftNode(Node):
         self.log.append((self.current_term, command))
         self._advance_commit()  # a cluster of one commits at once
         for peer in self.peers:
-            self._send_append(peer)
+            if self.sent_up_to[peer] <= self.match_index[peer]:  # nothing unanswered in flight
+                self._send_append(peer)
         return len(self.log)
 
     def apply(self, index: int, command: Any) -> None:
