@@ -72,8 +72,15 @@ def draw_history(
     for op, y in zip(operations, heights, strict=True):
         right = end if op.pending else op.ret
         color = _color(op, result, numbers, unexplained)
-        ax.barh(y, right - op.call, left=op.call, height=0.22, color=color, edgecolor="#555555",
-                hatch="//" if op.pending else None)  # fmt: skip
+        ax.barh(
+            y,
+            right - op.call,
+            left=op.call,
+            height=0.22,
+            color=color,
+            edgecolor="#555555",
+            hatch="//" if op.pending else None,
+        )
         ax.text(op.call, y - 0.16, describe(op), fontsize=8, va="bottom")
         if id(op) in numbers:
             ax.text(op.call, y, f" {numbers[id(op)]}", fontsize=8, va="center", weight="bold")
