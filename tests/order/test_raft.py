@@ -92,6 +92,19 @@ def test_the_leader_commits_on_a_majority_and_followers_learn_it():
     assert follower.ctx.sent[-1] == ("a", ("append_reply", 1, True, 2))
 
 
+def test_figure_8_a_new_leader_does_not_commit_an_old_entry_by_counting_replicas():
+    ctx = FakeContext("a")
+    ctx.storage.update(current_term=3, voted_for=None, log=[(1, "x"), (2, "y")])
+    leader = server(ctx=ctx)
+    leader.on_timer("election")
+    leader.on_message("b", ("vote", 4, True))
+    assert leader.log[-1] == (4, None)  # its no-op of term 4
+    leader.on_message("b", ("append_reply", 4, True, 2))  # "y" (term 2) is on a majority
+    assert leader.commit_index == 0
+    leader.on_message("b", ("append_reply", 4, True, 3))  # so is the term-4 no-op
+    assert leader.commit_index == 3
+
+
 def test_a_follower_only_commits_what_it_matched():
     follower = server("b")
     follower.on_message("a", ("append_entries", 1, 0, 0, [(1, None)], 5))
