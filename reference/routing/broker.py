@@ -33,6 +33,7 @@ JSON line, ``{"listening": [host, port]}``, once it listens).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import random
@@ -158,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
             port = await nursery.start(partial(broker.serve, arguments.port, arguments.host))
             print(json.dumps({"listening": [arguments.host, port]}), flush=True)
 
-    trio.run(run)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it quietly
+        trio.run(run)
 
 
 if __name__ == "__main__":
