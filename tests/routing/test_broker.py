@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import trio
 import trio.testing
 
-from tests.routing.broker_harness import connect, running_broker
+from reference.routing.broker import Broker, serve_broker
+from tests.routing.broker_harness import RawClient, connect, running_broker
 
 SCRIPT = (
     b"SUB orders.* 1\r\n"
@@ -130,3 +132,34 @@ async def test_a_client_that_leaves_takes_its_subscriptions_with_it():
         await client.stream.aclose()
         await trio.testing.wait_all_tasks_blocked()
         assert len(broker.index) == 0
+
+
+async def test_least_outstanding_sends_work_past_a_member_that_is_not_reading():
+    broker = Broker(queue_policy="least_outstanding")
+    async with trio.open_nursery() as nursery:
+        stuck = await connect(broker, nursery, lockstep=True)
+        await stuck.send(b"SUB jobs workers 1\r\n")
+        await stuck.sync()  # ...and from here it reads nothing
+        free = await connect(broker, nursery)
+        await free.send(b"SUB jobs workers 1\r\n")
+        await free.sync()
+        publisher = await connect(broker, nursery)
+        for _ in range(20):
+            await publisher.send(b"PUB jobs 1\r\nx\r\n")
+            await publisher.sync()
+            await trio.testing.wait_all_tasks_blocked()  # each writer wrote what it could
+        # The stuck member's writer holds its first message; its second stays queued, so
+        # from then on it has work outstanding and the free member gets the rest.
+        # (Round robin would give each 10.)
+        assert (await free.sync()).count(b"MSG") >= 18
+        nursery.cancel_scope.cancel()
+
+
+async def test_serve_broker_listens_on_loopback_for_a_notebook_cell():
+    async with serve_broker(port=0) as broker:
+        stream = await trio.open_tcp_stream("127.0.0.1", broker.port)
+        client = RawClient(stream)
+        assert (await client.read_until(b"\r\n")).startswith(b"INFO ")
+        await client.send(b"CONNECT {}\r\nSUB a 1\r\nPUB a 2\r\nhi\r\n")
+        assert await client.sync() == b"MSG a 1 2\r\nhi\r\n"
+        await stream.aclose()
