@@ -27,9 +27,12 @@ Events, in order of arrival:
 
 Every reply and every message is queued in the outbound buffer and never
 waits: a client whose buffer would pass ``max_pending`` bytes is a slow
-consumer, dropped with ``-ERR 'Slow Consumer'``. An error from the reader
-(an unknown operation, a control line or payload over its limit) is sent
-as nats-server's ``-ERR`` text. Either way the connection leaves the index
+consumer, dropped with ``-ERR 'Slow Consumer'`` (nats-server 2.9.10 drops
+it without a word, logging "Slow Consumer Detected: MaxPending of N
+Exceeded"; our line says why, if the client ever reads it). An error
+from the reader (an unknown operation, a control line or payload over its
+limit) is sent as nats-server's ``-ERR`` text; a malformed line closes
+the connection without one, as nats-server does. Either way the connection leaves the index
 at once, and closes once that last line is written, or after
 ``write_deadline`` seconds if the client does not read it.
 
@@ -51,7 +54,6 @@ from reference.routing.protocol import NEED_DATA, SERVER, ProtocolReader, Remote
 from reference.routing.subjects import InvalidSubject, SubscriptionIndex, parse_subject
 
 MAX_SUBSCRIPTIONS_TEXT = "maximum subscriptions exceeded"
-SERVER_NAME = "workbook-broker"
 
 
 @dataclass(frozen=True)
@@ -186,23 +188,23 @@ class Connection:
     def _handle(self, event: object) -> None:
         if self.closed_because is not None:
             return  # dropped while handling this chunk
-        if isinstance(event, op.Connect):
-            options = event.options
-            self.verbose = bool(options.get("verbose", False))
-            self.pedantic = bool(options.get("pedantic", False))
-            self.headers = bool(options.get("headers", False))
-            self.echo = bool(options.get("echo", True))
-            self._ok()
-        elif isinstance(event, op.Ping):
-            self.send(op.Pong())
-        elif isinstance(event, op.Pong):
-            self.pings_outstanding = 0
-        elif isinstance(event, op.Pub | op.HPub):
-            self._publish(event)
-        elif isinstance(event, op.Sub):
-            self._subscribe(event)
-        elif isinstance(event, op.Unsub):
-            self._unsubscribe(event)
+        match event:
+            case op.Connect(options=options):
+                self.verbose = bool(options.get("verbose", False))
+                self.pedantic = bool(options.get("pedantic", False))
+                self.headers = bool(options.get("headers", False))
+                self.echo = bool(options.get("echo", True))
+                self._ok()
+            case op.Ping():
+                self.send(op.Pong())
+            case op.Pong():
+                self.pings_outstanding = 0
+            case op.Pub() | op.HPub():
+                self._publish(event)
+            case op.Sub():
+                self._subscribe(event)
+            case op.Unsub():
+                self._unsubscribe(event)
 
     def _publish(self, event: op.Pub | op.HPub) -> None:
         if self.pedantic and not is_publish_subject(event.subject):
