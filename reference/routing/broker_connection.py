@@ -14,11 +14,13 @@ client. It greets the client with INFO, then runs three tasks:
 
 Events, in order of arrival:
 
-- ``CONNECT`` sets ``verbose`` (answer every operation with ``+OK``),
+- ``CONNECT`` sets ``verbose`` (answer every operation with ``+OK``) and
   ``pedantic`` (a ``PUB`` to a wildcard or malformed subject gets ``-ERR
   'Invalid Publish Subject'``; without pedantic it is silently dropped),
-  ``headers`` (take ``HMSG``) and ``echo`` (receive one's own
-  messages);
+  both on until CONNECT turns them off, as in nats-server (client
+  libraries do); ``headers`` (send HPUB, take HMSG; a client that sends
+  HPUB without it is closed, as nats-server closes it); and ``echo``
+  (receive one's own messages);
 - ``SUB subject [queue] sid`` adds a `Subscription` to the broker's index
   (``-ERR 'Invalid Subject'`` for a bad filter, pedantic or not, and
   ``-ERR 'maximum subscriptions exceeded'`` past ``max_subscriptions``);
@@ -106,7 +108,8 @@ class Connection:
             SERVER, max_control_line=limits.max_control_line, max_payload=limits.max_payload
         )
         self.subscriptions: dict[str, Subscription] = {}
-        self.verbose = self.pedantic = self.headers = False
+        self.verbose = self.pedantic = True  # nats-server's defaults, until CONNECT
+        self.headers = False
         self.echo = True
         self.pings_outstanding = 0
         self.closed_because: str | None = None
@@ -190,8 +193,8 @@ class Connection:
             return  # dropped while handling this chunk
         match event:
             case op.Connect(options=options):
-                self.verbose = bool(options.get("verbose", False))
-                self.pedantic = bool(options.get("pedantic", False))
+                self.verbose = bool(options.get("verbose", True))
+                self.pedantic = bool(options.get("pedantic", True))
                 self.headers = bool(options.get("headers", False))
                 self.echo = bool(options.get("echo", True))
                 self._ok()
@@ -207,10 +210,13 @@ class Connection:
                 self._unsubscribe(event)
 
     def _publish(self, event: op.Pub | op.HPub) -> None:
+        if isinstance(event, op.HPub) and not self.headers:
+            self.close("message headers not supported")  # as nats-server: no -ERR
+            return
         if self.pedantic and not is_publish_subject(event.subject):
             self.send(op.Err("Invalid Publish Subject"))
+        self._ok()  # before the copies, as nats-server orders them
         self.broker.route(self, event)
-        self._ok()
 
     def _subscribe(self, event: op.Sub) -> None:
         if event.sid in self.subscriptions:

@@ -68,13 +68,14 @@ async def connect(
     *,
     lockstep: bool = False,
 ) -> RawClient:
-    """A client that has read INFO and sent CONNECT with `options`."""
+    """A client that has read INFO and sent CONNECT with `options` (default: quiet)."""
     pair = trio.testing.lockstep_stream_pair if lockstep else trio.testing.memory_stream_pair
     client_end, broker_end = pair()
     nursery.start_soon(broker.handle_connection, broker_end)
     client = RawClient(client_end)
     info = await client.read_until(b"\r\n")
     assert info.startswith(b"INFO {") and json.loads(info[5:])["headers"] is True
-    connect_line = b"CONNECT " + json.dumps(options or {}).encode() + b"\r\n"
+    options = {"verbose": False, "pedantic": False, **(options or {})}
+    connect_line = b"CONNECT " + json.dumps(options).encode() + b"\r\n"
     await client.send(connect_line)
     return client

@@ -38,7 +38,9 @@ async def test_verbose_answers_every_operation_but_ping_with_ok():
     async with running_broker() as (broker, nursery):
         client = await connect(broker, nursery, {"verbose": True})
         await client.send(b"SUB a 1\r\nPUB a 1\r\nx\r\nUNSUB 1\r\nPUB a 1\r\ny\r\n")
-        assert await client.sync() == b"+OK\r\n+OK\r\nMSG a 1 1\r\nx\r\n+OK\r\n+OK\r\n+OK\r\n"
+        assert await client.sync() == (
+            b"+OK\r\n+OK\r\n+OK\r\nMSG a 1 1\r\nx\r\n+OK\r\n+OK\r\n"  # PUB's +OK first
+        )
 
 
 async def test_pedantic_rejects_wildcard_publish_subjects():
@@ -91,6 +93,14 @@ async def test_unsub_with_max_stops_after_that_many_messages_in_all():
         assert not broker.index.match("a").plain  # both gone from the index
 
 
+async def test_headers_from_a_client_that_did_not_ask_for_them_close_it():
+    async with running_broker() as (broker, nursery):
+        client = await connect(broker, nursery)
+        await client.send(b"HPUB a 12 12\r\nNATS/1.0\r\n\r\n\r\n")
+        assert await client.read_to_end() == b""
+        assert broker.closed[-1].closed_because == "message headers not supported"
+
+
 async def test_unsub_of_an_unknown_sid_and_a_repeated_sid_are_ignored():
     async with running_broker() as (broker, nursery):
         client = await connect(broker, nursery)
@@ -105,7 +115,7 @@ async def test_headers_reach_a_subscriber_that_takes_them_and_only_the_payload_o
         for client in (with_headers, without):
             await client.send(b"SUB a 1\r\n")
             await client.sync()
-        publisher = await connect(broker, nursery)
+        publisher = await connect(broker, nursery, {"headers": True})
         await publisher.send(b"HPUB a r 18 20\r\nNATS/1.0\r\nK: v\r\n\r\nhi\r\n")
         await publisher.sync()
         assert await with_headers.sync() == b"HMSG a 1 r 18 20\r\nNATS/1.0\r\nK: v\r\n\r\nhi\r\n"
@@ -160,6 +170,6 @@ async def test_serve_broker_listens_on_loopback_for_a_notebook_cell():
         stream = await trio.open_tcp_stream("127.0.0.1", broker.port)
         client = RawClient(stream)
         assert (await client.read_until(b"\r\n")).startswith(b"INFO ")
-        await client.send(b"CONNECT {}\r\nSUB a 1\r\nPUB a 2\r\nhi\r\n")
+        await client.send(b'CONNECT {"verbose":false}\r\nSUB a 1\r\nPUB a 2\r\nhi\r\n')
         assert await client.sync() == b"MSG a 1 2\r\nhi\r\n"
         await stream.aclose()
