@@ -151,8 +151,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--queue-policy", default="random", choices=POLICY_NAMES)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--max-pending",
+        type=int,
+        default=BrokerLimits.max_pending,
+        help="bytes queued for one client before it is dropped as a slow consumer",
+    )
     arguments = parser.parse_args(argv)
-    broker = Broker(queue_policy=arguments.queue_policy, seed=arguments.seed)
+    limits = BrokerLimits(max_pending=arguments.max_pending)
+    broker = Broker(limits, queue_policy=arguments.queue_policy, seed=arguments.seed)
 
     async def run() -> None:
         async with trio.open_nursery() as nursery:
