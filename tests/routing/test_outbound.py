@@ -20,12 +20,16 @@ def test_a_piece_that_would_pass_the_limit_is_refused_whole():
     assert (buffer.bytes, buffer.messages, buffer.peak_bytes) == (8, 1, 8)
 
 
-def test_put_final_drops_the_queue_and_nothing_follows_it():
+async def test_put_final_drops_the_queue_and_nothing_follows_it():
     buffer = OutboundBuffer(limit=10)
     buffer.put(b"12345", message=True)
     buffer.put_final(b"-ERR\r\n")
     buffer.put(b"late")
     assert (buffer.bytes, buffer.messages, buffer.closed) == (6, 0, True)
+    sent, received = trio.testing.memory_stream_pair()
+    with trio.fail_after(5):
+        await buffer.write_to(sent)  # returns: closed and empty
+    assert await received.receive_some(100) == b"-ERR\r\n"
 
 
 async def test_the_writer_joins_pieces_in_order_and_stops_once_closed_and_empty():
