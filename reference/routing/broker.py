@@ -47,6 +47,7 @@ from reference.routing import operations as op
 from reference.routing.broker_connection import (
     BrokerLimits,
     Connection,
+    Subscription,
     deliver,
     outstanding_messages,
 )
@@ -127,12 +128,16 @@ class Broker:
             match = self.index.match(event.subject)
         except InvalidSubject:
             return
-        receivers = list(match.plain)
+
+        def wants(subscription: Subscription) -> bool:  # echo off: not to oneself
+            return publisher.echo or subscription.connection is not publisher
+
+        receivers = [subscription for subscription in match.plain if wants(subscription)]
         for group, members in match.groups.items():
-            receivers.append(self.queue_policy.choose(group, members))
+            if eligible := [member for member in members if wants(member)]:
+                receivers.append(self.queue_policy.choose(group, eligible))
         for subscription in receivers:
-            if subscription.connection is not publisher or publisher.echo:
-                deliver(subscription, event)
+            deliver(subscription, event)
 
 
 @asynccontextmanager

@@ -131,6 +131,14 @@ async def test_echo_false_keeps_a_publisher_from_its_own_messages():
         await quiet.send(b"SUB a 1\r\nPUB a 1\r\nx\r\n")
         assert await quiet.sync() == b""
         assert await other.sync() == b"MSG a 1 1\r\nx\r\n"
+        # In a queue group too: the message goes to a member that is not the publisher.
+        await other.send(b"SUB jobs q 2\r\n")
+        await other.sync()
+        await quiet.send(b"SUB jobs q 2\r\n")
+        for _ in range(3):
+            await quiet.send(b"PUB jobs 1\r\ny\r\n")
+        assert await quiet.sync() == b""
+        assert (await other.sync()).count(b"MSG jobs 2 1") == 3
 
 
 async def test_a_client_that_leaves_takes_its_subscriptions_with_it():
