@@ -45,8 +45,19 @@ and derives its timeout from it (RFC 6298), which the chapter discusses.
 
 Malformed messages (wrong shape, negative or non-integer numbers) are
 ignored and noted in the trace: a node must not crash because a peer
-misbehaves. The receiver buffers at most `max_buffer` messages ahead of
-the next expected one, so a peer cannot make it hold unbounded memory.
+misbehaves.
+
+Bounded memory. Sender names cost nothing to invent, so the receiver
+buffers at most `max_buffer` messages ahead of a sender's next expected
+one, and `max_buffered_bytes` (see `buffered_size`) across *all* senders.
+A message that does not fit is neither buffered nor acknowledged: it will
+be sent again, so nothing is lost, and the next expected message needs no
+room, so a full buffer slows senders down but never stops them. What
+cannot be bounded is `next_expected` of each sender that had a message
+delivered: forgetting it would deliver a late copy again (TCP forgets a
+connection only after TIME_WAIT, when no old copy can still arrive). So a
+sender gets a record in `storage` only once a message of its own is
+delivered or buffered; over UDP the host learns a bounded number of names.
 """
 
 from __future__ import annotations
@@ -128,17 +139,35 @@ def parse_ack(msg: Any) -> tuple[int, int] | None:
 # --- The receiver ----------------------------------------------------------------
 
 
+ENTRY_COST = 100  # bytes of bookkeeping per buffered message (a dict entry, a key), roughly
+
+
+def buffered_size(payload: Any) -> int:
+    """What buffering `payload` costs: its printed length (any value has one) + `ENTRY_COST`."""
+    return len(repr(payload)) + ENTRY_COST
+
+
 class ReliableReceiver(Node):
     """Acknowledges, deduplicates and delivers in order, per sender.
 
     `deliver(src, payload)` is the application: by default it appends the
     payload to ``storage["delivered"]``. Override it to do something else;
     it runs in the same handler that records the delivery, so a crash
-    cannot separate the two.
+    cannot separate the two. `buffered_bytes` (counted again from `storage`
+    on every start) is what the buffers hold now.
     """
 
-    def __init__(self, *, max_buffer: int = 1024) -> None:
+    def __init__(self, *, max_buffer: int = 1024, max_buffered_bytes: int = 16 * 2**20) -> None:
+        if max_buffer < 1 or max_buffered_bytes < 0:
+            raise ValueError("a receiver needs max_buffer >= 1 and max_buffered_bytes >= 0")
         self.max_buffer = max_buffer
+        self.max_buffered_bytes = max_buffered_bytes
+        self.buffered_bytes = 0
+
+    def on_start(self) -> None:
+        records = [state for key, state in self.ctx.storage.items() if key.startswith("receiver/")]
+        held = [payload for record in records for payload in record["buffer"].values()]
+        self.buffered_bytes = sum(map(buffered_size, held))
 
     def on_message(self, src: str, msg: Any) -> None:
         data = parse_data(msg)
@@ -146,15 +175,23 @@ class ReliableReceiver(Node):
             self.ctx.note(f"ignored a malformed message from {src}")
             return
         seq, payload = data
-        state = self.ctx.storage.setdefault(f"receiver/{src}", {"next_expected": 0, "buffer": {}})
+        key = f"receiver/{src}"
+        state = self.ctx.storage.get(key) or {"next_expected": 0, "buffer": {}}
+        buffer = state["buffer"]
         if seq >= state["next_expected"] + self.max_buffer:
             return  # too far ahead: not buffered, not acknowledged; it will come again
-        if seq >= state["next_expected"]:
-            buffer = state["buffer"]
-            buffer.setdefault(seq, payload)
-            while state["next_expected"] in buffer:
-                self.deliver(src, buffer.pop(state["next_expected"]))
-                state["next_expected"] += 1
+        if seq >= state["next_expected"] and seq not in buffer:
+            cost = buffered_size(payload)
+            room = self.max_buffered_bytes - self.buffered_bytes
+            if seq > state["next_expected"] and cost > room:
+                return  # no room: not buffered, not acknowledged; it will come again
+            buffer[seq] = payload  # the next expected always fits, and leaves at once
+            self.buffered_bytes += cost
+        while state["next_expected"] in buffer:
+            self.buffered_bytes -= buffered_size(buffer[state["next_expected"]])
+            self.deliver(src, buffer.pop(state["next_expected"]))
+            state["next_expected"] += 1
+        self.ctx.storage[key] = state  # a record only once something was buffered or delivered
         self.ctx.send(src, ("ack", state["next_expected"], seq))
 
     def deliver(self, src: str, payload: Any) -> None:

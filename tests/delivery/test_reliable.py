@@ -10,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference.delivery.reliable import (
+    ENTRY_COST,
     Backoff,
     ReliableReceiver,
     SlidingWindowSender,
     StopAndWaitSender,
+    buffered_size,
     parse_ack,
     parse_data,
 )
@@ -185,6 +187,52 @@ def test_receiver_buffers_a_bounded_amount_ahead():
     assert receiver.ctx.storage["receiver/s"]["buffer"] == {3: "just fits"}
 
 
+def held_bytes(storage: dict) -> int:
+    """The payload bytes a receiver's buffers hold, measured from its storage."""
+    records = [state for key, state in storage.items() if key.startswith("receiver/")]
+    return sum(len(payload) for state in records for payload in state["buffer"].values())
+
+
+def test_a_flood_from_many_senders_stays_within_the_byte_budget():
+    budget = 50_000
+    receiver = started(ReliableReceiver(max_buffered_bytes=budget))
+    ctx = receiver.ctx
+    for name in range(200):  # invented names, none ever sends its message 0
+        for seq in range(1, 21):
+            receiver.on_message(f"liar{name}", ("data", seq, "x" * 1000))
+    kept = budget // buffered_size("x" * 1000)  # 45 messages of 1,000 bytes, and no more
+    assert held_bytes(ctx.storage) == kept * 1000 and len(ctx.sent) == kept  # only they are acked
+    assert receiver.buffered_bytes == kept * (1000 + 2 + ENTRY_COST) <= budget
+    assert len(ctx.storage) == 3  # the senders that were refused everything left no record
+    receiver.on_message("honest", ("data", 0, "in order"))  # needs no room: delivered all the same
+    assert ctx.storage["delivered"] == ["in order"] and ctx.sent[-1] == ("honest", ("ack", 1, 0))
+
+
+def test_the_budget_is_counted_again_from_storage_after_a_restart():
+    ctx = FakeContext()
+    first = started(ReliableReceiver(max_buffered_bytes=3 * buffered_size("b")), ctx)
+    for seq, payload in [(1, "b"), (2, "c"), (3, "d")]:
+        first.on_message("s", ("data", seq, payload))
+    second = started(ReliableReceiver(max_buffered_bytes=3 * buffered_size("b")), ctx)
+    assert second.buffered_bytes == first.buffered_bytes == 3 * buffered_size("b")
+    second.on_message("t", ("data", 1, "x"))  # full: refused, not acknowledged
+    assert ctx.sent == [("s", ("ack", 0, n)) for n in (1, 2, 3)]
+    second.on_message("s", ("data", 0, "a"))
+    assert ctx.storage["delivered"] == ["a", "b", "c", "d"] and second.buffered_bytes == 0
+
+
+def test_a_message_too_far_ahead_leaves_no_record():
+    receiver = started(ReliableReceiver(max_buffer=4))
+    receiver.on_message("stranger", ("data", 4, "x"))
+    assert receiver.ctx.storage == {} and receiver.ctx.sent == []
+
+
+@pytest.mark.parametrize("settings", [{"max_buffer": 0}, {"max_buffered_bytes": -1}])
+def test_nonsense_receiver_settings_are_refused(settings):
+    with pytest.raises(ValueError):
+        ReliableReceiver(**settings)
+
+
 def test_receiver_ignores_malformed_messages():
     receiver = started(ReliableReceiver())
     for junk in ["hello", ("data", -1, "x"), ("data",), None, ("ack", 0, 0)]:
@@ -344,27 +392,34 @@ def test_a_restarted_sender_resends_its_outbox():
 HOSTILE = Link(loss=0.3, duplicate=0.2, delay=Uniform(0.005, 0.05))
 
 
-def hostile_run(sender_factory, seed: int, count: int = 60) -> Simulation:
+def hostile_run(
+    sender_factory, seed: int, count: int = 60, senders=("a",), receiver=ReliableReceiver
+) -> Simulation:
     """30% loss, 20% duplicates, reordering, partitions that heal, crashes of both ends,
-    all while the transfer is under way."""
+    all while the transfer is under way. Each sender sends `messages(name, count)` to "b"."""
     schedule = random.Random(seed)
     sim = Simulation(seed, link=HOSTILE)
-    sim.add_node("a", functools.partial(sender_factory, "b", [f"m{n}" for n in range(count)]))
-    sim.add_node("b", ReliableReceiver)
+    for name in senders:
+        sim.add_node(name, functools.partial(sender_factory, "b", messages(name, count)))
+    sim.add_node("b", receiver)
     t = 0.0
     for _ in range(4):
         t += schedule.uniform(0.02, 0.25)
         one_way = schedule.random() < 0.5
-        sim.call_at(t, functools.partial(sim.partition, ["a"], ["b"], one_way=one_way))
+        sim.call_at(t, functools.partial(sim.partition, senders, ["b"], one_way=one_way))
         t += schedule.uniform(0.02, 0.25)
         sim.call_at(t, sim.heal)
         t += schedule.uniform(0.02, 0.25)
-        victim = "b" if schedule.random() < 0.7 else "a"
+        victim = "b" if schedule.random() < 0.7 else senders[-1]
         sim.call_at(t, sim.crash, victim)
         t += schedule.uniform(0.0, 0.25)
         sim.call_at(t, sim.restart, victim)
     sim.run(until=t + 300.0)
     return sim
+
+
+def messages(sender: str, count: int) -> list[str]:
+    return [f"{sender}:m{n}" for n in range(count)]
 
 
 def faults_during_transfer(sim: Simulation) -> set[str]:
@@ -377,7 +432,7 @@ def faults_during_transfer(sim: Simulation) -> set[str]:
 @given(seed=st.integers(0, 2**32 - 1))
 def test_stop_and_wait_delivers_exactly_once_in_order_under_every_fault(seed):
     sim = hostile_run(StopAndWaitSender, seed)
-    assert sim.storage("b")["delivered"] == [f"m{n}" for n in range(60)], f"seed {seed}"
+    assert sim.storage("b")["delivered"] == messages("a", 60), f"seed {seed}"
     assert sim.node("a").done
 
 
@@ -385,10 +440,31 @@ def test_stop_and_wait_delivers_exactly_once_in_order_under_every_fault(seed):
 @given(seed=st.integers(0, 2**32 - 1), window=st.integers(2, 16))
 def test_sliding_window_delivers_exactly_once_in_order_under_every_fault(seed, window):
     sim = hostile_run(functools.partial(SlidingWindowSender, window=window), seed)
-    assert sim.storage("b")["delivered"] == [f"m{n}" for n in range(60)], f"seed {seed}"
+    assert sim.storage("b")["delivered"] == messages("a", 60), f"seed {seed}"
     assert sim.node("a").done
     counts = sim.trace.counts()
     assert counts["crash"] == 4 and counts["duplicate"] > 0 and counts["drop"] > 0
+
+
+SENDERS = ("a", "c", "d")
+SMALL_BUDGET = buffered_size("a:m10")  # room for one message out of order, across all senders
+
+
+@settings(max_examples=20)
+@given(seed=st.integers(0, 2**32 - 1), window=st.integers(2, 8))
+def test_a_small_budget_shared_by_three_senders_loses_nothing(seed, window):
+    receiver = functools.partial(ReliableReceiver, max_buffered_bytes=SMALL_BUDGET)
+    sender = functools.partial(SlidingWindowSender, window=window)
+    sim = hostile_run(sender, seed, count=30, senders=SENDERS, receiver=receiver)
+    delivered = sim.storage("b")["delivered"]
+    for name in SENDERS:
+        mine = [payload for payload in delivered if payload.startswith(f"{name}:")]
+        assert mine == messages(name, 30), f"seed {seed}, sender {name}"
+        assert sim.node(name).done, f"seed {seed}, sender {name}"
+    assert len(delivered) == 3 * 30, f"seed {seed}"
+    handled = sum(isinstance(e, Deliver) and e.dst == "b" for e in sim.trace)
+    acked = sum(isinstance(e, Send) and e.src == "b" for e in sim.trace)
+    assert handled > acked, f"seed {seed}: the budget never refused a message"
 
 
 def test_the_faults_really_happen_while_messages_are_in_flight():
