@@ -40,6 +40,8 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+from reference.rpc.wire import describe
+
 Waiter = TypeVar("Waiter")
 
 
@@ -47,7 +49,7 @@ class UnknownCallId(Exception):
     """A reply carried an id that this side never issued."""
 
     def __init__(self, call_id: object) -> None:
-        super().__init__(f"reply for call id {call_id!r}, which was never issued")
+        super().__init__(f"reply for call id {describe(call_id)}, which was never issued")
         self.call_id = call_id
 
 

@@ -11,63 +11,101 @@ Replies go out through the connection's one writer task
 frames are never interleaved or cut in half, and a busy connection sends
 many replies per system call.
 
-Two bounds keep memory flat however fast a client sends and however slowly
-it reads:
-
-- the server runs at most `max_concurrent_requests` methods per connection
-  and reads the next request only when a slot is free. A client that never
-  reads its replies fills the TCP buffers; the writer blocks, its queue
-  fills, the methods holding slots cannot finish, and the server stops
-  reading that connection, so TCP flow control pushes back on the client.
-  Other connections have slots of their own and carry on;
-- a frame is at most `max_frame_size` bytes (checked before buffering it).
+Memory stays flat however fast a client sends and however slowly it
+reads, because the server runs at most `max_concurrent_requests` methods
+per connection and reads the next request only when a slot is free. A
+client that never reads its replies fills the TCP buffers; the writer
+blocks, its queue fills, the methods holding slots cannot finish, and the
+server stops reading that connection, so TCP flow control pushes back on
+the client. That limit and the others (frame size, decoded size, frame and
+idle timeouts, caps across the server) are listed, with their defaults, in
+reference/rpc/limits.py.
 
 A method that raises, an unknown method or wrong arguments give the
 caller a `RemoteError`, and the connection stays up. Input that leaves the
 stream untrustworthy — bytes that are not CBOR, an oversize frame, a
-message of no known shape — makes the server send a farewell and close
-that one connection.
+message of no known shape, a frame that does not finish in time — makes
+the server send a farewell and close that one connection, as does an idle
+timeout. Anything else that goes wrong while serving a connection is a bug
+in the server or in a method's result: it ends that connection, is logged
+(`logging`, logger "reference.rpc.server") and counted, and the server
+serves on. No peer can end the server.
 
-Methods that are plain functions run in the server's reader task itself:
-they cannot wait, so a task of their own would only add a trip through the
-scheduler, and they run one after another in the order their requests
-arrived. Async methods each get a task, and finish in any order.
+When a peer is gone — its connection reset, so a reply cannot be written
+— its calls are cancelled, as gRPC cancels a handler's context: methods
+still running get `trio.Cancelled`, and requests already read but not yet
+started never run. A peer that only closes its sending side (end of
+stream) has said "no more requests", not "I am gone": the requests it sent
+are answered.
+
+Methods that are plain functions run in the server's reader task itself,
+one after another in the order their requests arrived; async methods each
+get a task, and finish in any order. Before each call the reader passes a
+checkpoint (`trio.lowlevel.checkpoint`), so between two calls every other
+ready task gets its turn: a burst of requests or notifications on one
+connection delays another client by about one method's run time per step
+of its call, not by the whole burst. Plain methods are not sent to worker
+threads (`trio.to_thread`): Python threads share one interpreter lock, so a
+method that computes still holds up the event loop while it runs in a
+thread, and the hand-off costs more than the methods of this workbook take.
+A method that waits (for I/O, a lock, a timer) should be async, and one
+that computes for long belongs in a process pool.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import trio
 
+from reference.rpc.limits import (
+    DEFAULT_FRAME_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CALLS_IN_FLIGHT,
+    DEFAULT_MAX_CONCURRENT_REQUESTS,
+    DEFAULT_MAX_CONNECTIONS,
+    FAREWELL_TIMEOUT,
+)
 from reference.rpc.wire import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
+    SERVER_BUSY,
     ErrorReply,
     Notification,
     ProtocolError,
     Request,
     Result,
     decode_message,
+    describe,
     encode_reply,
 )
 from reference.tools.eager import acquire_eagerly, send_eagerly
 from reference.wire.framing import DEFAULT_MAX_FRAME_SIZE, FramingError, MessageStream
 
-FAREWELL_TIMEOUT = 1.0  # seconds to try to tell a misbehaving peer why we hang up
+logger = logging.getLogger(__name__)
+
+
+class IdleTimeout(Exception):
+    """A connection sent nothing, with no call running, for `idle_timeout` seconds."""
 
 
 @dataclass
 class RpcServerStatistics:
     connections_open: int = 0
+    connections_refused: int = 0  # over max_connections: told ServerBusy
+    connections_failed: int = 0  # ended by an unexpected error, which was logged
     requests_running: int = 0  # methods running now, over all connections
     requests_handled: int = 0  # requests and notifications finished
+    requests_refused: int = 0  # over max_calls_in_flight: answered ServerBusy
     notifications_failed: int = 0  # errors no one hears of: notifications get no reply
+    notifications_refused: int = 0  # over max_calls_in_flight: dropped
     protocol_errors: int = 0  # malformed messages received
 
 
@@ -83,11 +121,19 @@ class RpcServer:
         self,
         methods: Mapping[str, Callable[..., Any]] | None = None,
         *,
-        max_concurrent_requests: int = 16,
+        max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        frame_timeout: float = DEFAULT_FRAME_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_calls_in_flight: int = DEFAULT_MAX_CALLS_IN_FLIGHT,
     ) -> None:
         self.max_concurrent_requests = max_concurrent_requests
         self.max_frame_size = max_frame_size
+        self.frame_timeout = frame_timeout
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self.max_calls_in_flight = max_calls_in_flight
         self._methods: dict[str, Callable[..., Any]] = {}
         self._signatures: dict[str, inspect.Signature | None] = {}
         self._async_methods: set[str] = set()
@@ -113,33 +159,57 @@ class RpcServer:
         return replace(self._stats)  # a snapshot
 
     async def serve_connection(self, stream: trio.abc.Stream) -> None:
-        """Serve one connection until the peer closes it; then close it."""
-        messages = MessageStream(stream, max_frame_size=self.max_frame_size)
+        """Serve one connection until the peer closes it; then close it.
+
+        It never raises: an unexpected error ends this connection only, and is logged.
+        """
+        try:
+            if self._stats.connections_open >= self.max_connections:
+                await self._refuse_connection(stream)
+            else:
+                await self._serve(stream)
+        except Exception:
+            self._stats.connections_failed += 1
+            logger.exception("an unexpected error ended an RPC connection")
+            await trio.aclose_forcefully(stream)
+
+    async def _refuse_connection(self, stream: trio.abc.Stream) -> None:
+        self._stats.connections_refused += 1
+        busy = f"the server has its limit of {self.max_connections} connections: try again later"
+        async with stream:
+            with (
+                trio.move_on_after(FAREWELL_TIMEOUT),
+                contextlib.suppress(trio.BrokenResourceError),
+            ):
+                await stream.send_all(encode_reply(ErrorReply(None, SERVER_BUSY, busy), 2**10))
+
+    async def _serve(self, stream: trio.abc.Stream) -> None:
+        messages = MessageStream(
+            stream, max_frame_size=self.max_frame_size, frame_timeout=self.frame_timeout
+        )
         outgoing, queued = trio.open_memory_channel[bytes](self.max_concurrent_requests)
         self._stats.connections_open += 1
         try:
             async with messages, trio.open_nursery() as nursery:
-                nursery.start_soon(_write_replies, messages, queued)
+                nursery.start_soon(_write_replies, messages, queued, nursery.cancel_scope)
                 async with outgoing:  # closing it lets the writer finish
-                    farewell = await self._serve_requests(messages, outgoing)
+                    connection = _Connection(messages, outgoing, self)
+                    farewell = await self._serve_requests(connection)
                     if farewell is not None:
-                        self._stats.protocol_errors += 1
                         nursery.cancel_scope.deadline = trio.current_time() + FAREWELL_TIMEOUT
                         await self._reply(outgoing, farewell)
         finally:
             self._stats.connections_open -= 1
 
-    async def _serve_requests(
-        self, messages: MessageStream, outgoing: trio.MemorySendChannel[bytes]
-    ) -> ErrorReply | None:
+    async def _serve_requests(self, connection: _Connection) -> ErrorReply | None:
         """Run each request, at most `max_concurrent_requests` at once, until EOF.
 
-        Returns a farewell if the peer broke the protocol, None otherwise.
+        Returns a farewell if the peer broke the protocol or stayed idle, None otherwise.
         """
-        slots = trio.Semaphore(self.max_concurrent_requests)
         async with trio.open_nursery() as nursery:
             try:
-                async for payload in messages:
+                while (payload := await connection.next_payload()) is not None:
+                    await trio.lowlevel.checkpoint()  # every call lets the other tasks run first
                     try:
                         message = decode_message(payload)
                         if isinstance(message, Result | ErrorReply):
@@ -148,40 +218,52 @@ class RpcServer:
                         if exc.call_id is None:
                             raise
                         self._stats.protocol_errors += 1
-                        await self._reply(
-                            outgoing, ErrorReply(exc.call_id, INVALID_REQUEST, str(exc))
-                        )
+                        reply = ErrorReply(exc.call_id, INVALID_REQUEST, str(exc))
+                        await self._reply(connection.outgoing, reply)
                         continue
-                    await acquire_eagerly(slots)  # none free: stop reading, and TCP pushes back
-                    if message.method in self._async_methods:
-                        nursery.start_soon(self._handle, outgoing, slots, message)
+                    await acquire_eagerly(connection.slots)  # none free: stop reading
+                    if self._stats.requests_running >= self.max_calls_in_flight:
+                        connection.call_finished()
+                        await self._refuse_call(connection.outgoing, message)
+                    elif message.method in self._async_methods:
+                        self._stats.requests_running += 1
+                        nursery.start_soon(self._handle, connection, message)
                     else:  # a plain function cannot wait: a task of its own would buy nothing
-                        await self._handle(outgoing, slots, message)
+                        self._stats.requests_running += 1
+                        await self._handle(connection, message)
             except (FramingError, ProtocolError) as exc:
                 nursery.cancel_scope.cancel()
+                self._stats.protocol_errors += 1
+                return ErrorReply(None, type(exc).__name__, str(exc))
+            except IdleTimeout as exc:
                 return ErrorReply(None, type(exc).__name__, str(exc))
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 nursery.cancel_scope.cancel()  # the peer is gone: no one wants the replies
         return None
 
-    async def _handle(
-        self,
-        outgoing: trio.MemorySendChannel[bytes],
-        slots: trio.Semaphore,
-        message: Request | Notification,
-    ) -> None:
-        self._stats.requests_running += 1
+    async def _handle(self, connection: _Connection, message: Request | Notification) -> None:
+        """Run one call (counted in `requests_running` by the caller) and queue its reply."""
         try:
             call_id = message.id if isinstance(message, Request) else None
             reply = await self._run_method(call_id, message.method, message.params)
             if isinstance(message, Request):
-                await self._reply(outgoing, reply)
+                await self._reply(connection.outgoing, reply)
             elif isinstance(reply, ErrorReply):
                 self._stats.notifications_failed += 1
         finally:
             self._stats.requests_running -= 1
             self._stats.requests_handled += 1
-            slots.release()
+            connection.call_finished()
+
+    async def _refuse_call(
+        self, outgoing: trio.MemorySendChannel[bytes], message: Request | Notification
+    ) -> None:
+        if isinstance(message, Notification):
+            self._stats.notifications_refused += 1
+            return
+        self._stats.requests_refused += 1
+        busy = f"the server is running its limit of {self.max_calls_in_flight} calls: try later"
+        await self._reply(outgoing, ErrorReply(message.id, SERVER_BUSY, busy))
 
     async def _run_method(
         self, call_id: int | None, name: str, params: list[Any]
@@ -189,7 +271,7 @@ class RpcServer:
         """Run a method; whatever happens, return the reply that says so."""
         fn = self._methods.get(name)
         if fn is None:
-            return ErrorReply(call_id, METHOD_NOT_FOUND, f"no method named {name!r}")
+            return ErrorReply(call_id, METHOD_NOT_FOUND, f"no method named {describe(name)}")
         signature = self._signatures[name]
         try:
             if signature is not None:
@@ -201,7 +283,7 @@ class RpcServer:
             if inspect.isawaitable(value):
                 value = await value
         except Exception as exc:
-            return ErrorReply(call_id, type(exc).__name__, str(exc))
+            return ErrorReply(call_id, type(exc).__name__, _message_of(exc))
         return Result(call_id, value)  # type: ignore[arg-type]  # for a notification: dropped
 
     async def _reply(
@@ -213,11 +295,65 @@ class RpcServer:
             await send_eagerly(outgoing, frame)
 
 
-async def _write_replies(messages: MessageStream, queued: trio.MemoryReceiveChannel[bytes]) -> None:
-    """The connection's writer. If the peer is gone, its replies have nowhere to go:
-    the channel closes, and methods that finish later drop their replies."""
-    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+class _Connection:
+    """One connection's queue to its writer, its call slots, and its idle clock."""
+
+    def __init__(
+        self,
+        messages: MessageStream,
+        outgoing: trio.MemorySendChannel[bytes],
+        server: RpcServer,
+    ) -> None:
+        self.messages = messages
+        self.outgoing = outgoing
+        self.slots = trio.Semaphore(server.max_concurrent_requests)
+        self._all_slots = server.max_concurrent_requests
+        self._idle_timeout = server.idle_timeout
+        self._last_heard = trio.current_time()
+        self._reading = trio.CancelScope()
+
+    def _idle_deadline(self) -> float:
+        if self.slots.value < self._all_slots or self.messages.buffered:
+            return math.inf  # a call is running, or a frame arriving (which has its own timeout)
+        return self._last_heard + self._idle_timeout
+
+    async def next_payload(self) -> bytes | None:
+        """The next frame's payload, None at end of stream; `IdleTimeout` if none comes."""
+        while True:
+            with trio.CancelScope(deadline=self._idle_deadline()) as self._reading:
+                try:
+                    payload = await self.messages.receive_message()
+                except trio.EndOfChannel:
+                    return None
+                self._last_heard = trio.current_time()
+                return payload
+            if self._idle_deadline() <= trio.current_time():  # else it stopped being idle
+                raise IdleTimeout(f"no request for {self._idle_timeout:g} s and no call running")
+
+    def call_finished(self) -> None:
+        self.slots.release()
+        self._last_heard = trio.current_time()
+        self._reading.deadline = self._idle_deadline()
+
+
+def _message_of(exc: Exception) -> str:
+    try:
+        return str(exc)
+    except Exception as error:  # say, an integer of over 4,300 digits among its arguments
+        return f"(its message could not be turned into text: {error})"
+
+
+async def _write_replies(
+    messages: MessageStream,
+    queued: trio.MemoryReceiveChannel[bytes],
+    connection_scope: trio.CancelScope,
+) -> None:
+    """The connection's writer. If the peer is gone, no one wants the replies:
+    cancel every call still running for it, and the requests not yet started."""
+    try:
         await messages.send_frames_from(queued)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        connection_scope.cancel()
 
 
 async def serve_rpc(

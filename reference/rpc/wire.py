@@ -27,9 +27,14 @@ code, so it checks everything and trusts nothing:
   for untrusted CBOR accepts (reference/wire/untrusted.py: no trailing
   bytes, at most 32 levels deep, map keys text or bytes and each once, no
   tags but small bignums);
-- the item must be a map; an id must be an integer from 0 to 2**64-1, a
-  method text, params an array, an error a map of two texts;
+- the item must be a map; an id must be an integer from 0 to 2**64-1 (what
+  CBOR encodes in a head of at most 9 bytes, with no bignum), a method
+  text, params an array, an error a map of two texts;
 - it must be exactly one of the four shapes above.
+
+Error messages describe a peer's values briefly (`describe`), never by
+their `repr`: the repr of a 1 MiB string is 1 MiB, and Python refuses to
+turn an integer of over 4,300 digits into text at all.
 
 A request whose id could be read but which is otherwise malformed carries
 that id in `ProtocolError.call_id`, so the server can answer it with an
@@ -39,7 +44,9 @@ stream untrustworthy and ends the connection.
 Errors keep their meaning across the wire. A method that raises becomes an
 error reply with the exception's type name and message, and the caller
 gets a `RemoteError` carrying both. The server's own complaints use the
-names below (`MethodNotFound`, `InvalidParams`, `InvalidRequest`). A reply
+names below (`MethodNotFound`, `InvalidParams`, `InvalidRequest`, and
+`ServerBusy` for a call refused unrun because the server is at a limit of
+reference/rpc/limits.py, so it is safe to try again later). A reply
 that cannot be sent — its value is not CBOR, or too large for a frame —
 becomes, through `encode_reply`, an error reply that says so.
 
@@ -61,6 +68,7 @@ from reference.wire.untrusted import MalformedCBOR, loads_untrusted
 METHOD_NOT_FOUND = "MethodNotFound"
 INVALID_PARAMS = "InvalidParams"
 INVALID_REQUEST = "InvalidRequest"
+SERVER_BUSY = "ServerBusy"
 _LARGEST_ID = 2**64 - 1
 
 
@@ -153,7 +161,7 @@ def decode_message(payload: bytes) -> Message:
         raise ProtocolError(f"a message must be a CBOR map, not {type(body).__name__}")
     call_id = body.get("id")
     if "id" in body and not _is_call_id(call_id):
-        raise ProtocolError(f"id must be an integer from 0 to 2**64-1, not {call_id!r:.40}")
+        raise ProtocolError(f"id must be an integer from 0 to 2**64-1, not {describe(call_id)}")
     if "method" in body:
         return _decode_call(body, call_id)
     if ("result" in body) == ("error" in body):
@@ -190,6 +198,16 @@ def _decode_cbor(payload: bytes) -> Any:
         return loads_untrusted(payload, max_size=len(payload))
     except MalformedCBOR as exc:
         raise ProtocolError(f"the body is not valid CBOR ({exc})") from None
+
+
+def describe(value: object, width: int = 40) -> str:
+    """A peer's value in at most about `width` characters, whatever its type or size."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str | bytes | int | float | bool) or value is None:
+        text = repr(value[: width + 1] if isinstance(value, str | bytes) else value)
+        return text if len(text) <= width else text[: width - 3] + "..."
+    return f"a value of type {type(value).__name__}"
 
 
 def _is_call_id(value: object) -> bool:

@@ -26,6 +26,15 @@ Two rules keep a decoder safe against a broken or hostile peer:
 - End of stream in the middle of a frame is an error (`TruncatedFrame`),
   never a silently shortened message. `feed(b"")` means end of stream.
 
+A third rule needs a clock, so it lives in `MessageStream`, not in the
+decoder: with `frame_timeout` set, a frame must be complete within that many
+seconds of its first byte, or `FrameTimeout`. Without it, a peer that sends
+a header announcing 1 MiB and then a byte a minute ("slowloris") parks up to
+a frame's worth of our memory for as long as it likes. The clock runs from
+each frame's first byte, not between reads, so dribbling bytes cannot
+restart it; silence between frames is not its business (a server's idle
+timeout is, reference/rpc/server.py).
+
 Frames that arrive whole inside one chunk are sliced straight out of it.
 Only the start of an unfinished frame waits in a `bytearray`, which grows
 by appending until the frame is complete, so a large frame arriving in many
@@ -46,6 +55,7 @@ cancelled while it waits for room in the channel has written nothing.
 from __future__ import annotations
 
 from collections import deque
+from typing import NoReturn
 
 import trio
 
@@ -59,6 +69,16 @@ _LARGEST_ENCODABLE = 2**32 - 1
 
 class FramingError(Exception):
     """The byte stream does not hold well-formed frames."""
+
+
+class FrameTimeout(FramingError):
+    """A frame was not complete `frame_timeout` seconds after its first byte arrived."""
+
+    def __init__(self, seconds: float, buffered: int) -> None:
+        super().__init__(
+            f"a frame was not complete {seconds:g} s after it began ({buffered} bytes of it came)"
+        )
+        self.buffered = buffered
 
 
 class FrameTooLarge(FramingError):
@@ -123,7 +143,7 @@ class FrameDecoder:
         if not data:
             self._ended = True
             if self._buffer:
-                self._fail(TruncatedFrame(len(self._buffer)))
+                self.fail(TruncatedFrame(len(self._buffer)))
             return []
         frames: list[bytes] = []
         with memoryview(data) as unread:
@@ -165,10 +185,11 @@ class FrameDecoder:
         """Read a header; reject the frame before its body arrives if it is too large."""
         size = int.from_bytes(header, "big")
         if size > self.max_frame_size:
-            self._fail(FrameTooLarge(size, self.max_frame_size))
+            self.fail(FrameTooLarge(size, self.max_frame_size))
         return size
 
-    def _fail(self, error: FramingError) -> None:
+    def fail(self, error: FramingError) -> NoReturn:
+        """End decoding with `error`: drop what is buffered, and raise it now and on every feed."""
         self._error = error
         self._buffer.clear()
         raise error
@@ -190,9 +211,12 @@ class MessageStream:
         *,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         receive_size: int = 65536,
+        frame_timeout: float | None = None,
     ) -> None:
         self.stream = stream
         self.max_frame_size = max_frame_size
+        self.frame_timeout = frame_timeout  # seconds from a frame's first byte to its last
+        self._frame_began = 0.0  # when the frame now buffered began
         self._decoder = FrameDecoder(max_frame_size)
         self._receive_size = receive_size
         self._ready: deque[bytes] = deque()
@@ -254,14 +278,31 @@ class MessageStream:
         if self._send_broken is not None:
             raise trio.BrokenResourceError(self._send_broken)
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of a frame begun and not yet complete."""
+        return self._decoder.buffered
+
     async def receive_message(self) -> bytes:
         while not self._ready:
             if self._peer_closed:
                 raise trio.EndOfChannel("the peer closed the stream")
-            data = await self.stream.receive_some(self._receive_size)
-            self._ready.extend(self._decoder.feed(data))
+            data = await self._receive_some()
+            inside_a_frame = self._decoder.buffered > 0
+            frames = self._decoder.feed(data)
+            if self._decoder.buffered and (frames or not inside_a_frame):
+                self._frame_began = trio.current_time()  # a new frame began in this chunk
+            self._ready.extend(frames)
             self._peer_closed = not data
         return self._ready.popleft()
+
+    async def _receive_some(self) -> bytes:
+        """Receive a chunk; inside a frame, only until its frame timeout runs out."""
+        if self.frame_timeout is None or not self._decoder.buffered:
+            return await self.stream.receive_some(self._receive_size)
+        with trio.move_on_at(self._frame_began + self.frame_timeout):
+            return await self.stream.receive_some(self._receive_size)
+        self._decoder.fail(FrameTimeout(self.frame_timeout, self._decoder.buffered))
 
     def __aiter__(self) -> MessageStream:
         return self

@@ -106,3 +106,8 @@ def test_table_agrees_with_a_model(steps):
             model.clear()
         assert len(calls) == len(model)
         assert calls.late_replies == late
+
+
+def test_an_unknown_id_of_any_size_is_named_briefly():
+    with pytest.raises(UnknownCallId, match="an integer of 16610 bits"):
+        PendingCalls().pop(10**5000)  # str() of it would raise ValueError

@@ -28,6 +28,7 @@ from reference.tools.piecewise import cut_randomly, feed_pieces, piecewise_strea
 from reference.wire.framing import (
     HEADER_SIZE,
     FrameDecoder,
+    FrameTimeout,
     FrameTooLarge,
     FramingError,
     MessageStream,
@@ -388,6 +389,51 @@ async def test_an_oversize_incoming_frame_raises_before_its_body_is_read():
     await left.send_all((1001).to_bytes(4, "big"))
     with trio.fail_after(1), pytest.raises(FrameTooLarge):
         await receiver.receive_message()
+
+
+async def test_a_frame_must_be_complete_within_frame_timeout_of_its_first_byte(autojump_clock):
+    left, right = trio.testing.memory_stream_pair()
+    receiver = MessageStream(right, frame_timeout=30)
+    await left.send_all(encode_frame(b"whole") + encode_frame(b"dribbled")[:3])
+    assert await receiver.receive_message() == b"whole"  # the second frame began at t=0
+
+    async def dribble():  # a byte every 10 s: never silent for long, never finished in time
+        for byte in encode_frame(b"dribbled")[3:-1]:
+            await trio.sleep(10)
+            await left.send_all(bytes([byte]))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(dribble)
+        with pytest.raises(FrameTimeout, match="not complete 30 s after it began"):
+            await receiver.receive_message()
+        assert trio.current_time() == 30
+        nursery.cancel_scope.cancel()
+    assert receiver.buffered == 0  # what the parked frame held is let go
+
+
+async def test_the_frame_timeout_runs_from_each_frame_not_from_the_connection(autojump_clock):
+    left, right = trio.testing.memory_stream_pair()
+    receiver = MessageStream(right, frame_timeout=30)
+    for n in range(5):  # each frame takes 20 s, in two halves, and five of them 100 s
+        frame = encode_frame(b"frame %d" % n)
+        await left.send_all(frame[:6])
+        await trio.sleep(20)
+        await left.send_all(frame[6:])
+        assert await receiver.receive_message() == b"frame %d" % n
+    await trio.sleep(1000)  # silence between frames is not this timeout's business
+    late = encode_frame(b"late")
+
+    async def send_late_then_begin_next():
+        await left.send_all(late[:5])
+        await trio.sleep(25)
+        await left.send_all(late[5:] + encode_frame(b"next")[:2])
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send_late_then_begin_next)
+        assert await receiver.receive_message() == b"late"  # read as it comes, in two chunks
+    with pytest.raises(FrameTimeout):  # the next frame began with the chunk that ended "late"
+        await receiver.receive_message()
+    assert trio.current_time() == 1125 + 30
 
 
 async def test_send_message_refuses_an_oversize_payload_without_sending():

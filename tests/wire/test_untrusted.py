@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import tracemalloc
 
 import cbor2
 import pytest
@@ -12,8 +13,10 @@ from hypothesis import strategies as st
 from reference.wire.untrusted import (
     CBOR2_BUILT_IN_TAGS,
     DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_ITEMS,
     MAX_BIGNUM_BYTES,
     MalformedCBOR,
+    count_items,
     loads_untrusted,
 )
 
@@ -96,3 +99,41 @@ def test_every_tag_but_the_bignums_is_refused():
 def test_garbage_raises_only_malformed_cbor(data):
     with contextlib.suppress(MalformedCBOR):
         loads_untrusted(data)
+
+
+def test_a_million_empty_maps_are_refused_before_they_are_built():
+    # 1 MiB of 0xa0 is one array of a million empty maps: 1 byte each on the wire, ~72 in Python.
+    data = b"\x9a\x00\x0f\x42\x40" + b"\xa0" * 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(MalformedCBOR, match=f"more than {DEFAULT_MAX_ITEMS} data items"):
+            loads_untrusted(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024  # under the frame's own size; decoding it took ~72 MiB
+
+
+def test_the_item_count_is_a_parameter_with_both_edges():
+    five = cbor2.dumps([[], {}, "x", b"y"])  # five heads: the array and its four items
+    assert loads_untrusted(five, max_items=5) == [[], {}, "x", b"y"]
+    with pytest.raises(MalformedCBOR, match="more than 4 data items"):
+        loads_untrusted(five, max_items=4)
+
+
+@given(PLAIN)
+def test_count_items_counts_what_cbor2_builds(value):
+    def built(item):
+        if isinstance(item, list):
+            return 1 + sum(map(built, item))
+        if isinstance(item, dict):
+            return 1 + sum(built(k) + built(v) for k, v in item.items())
+        return 2 if isinstance(item, int) and not -(2**64) <= item < 2**64 else 1  # tag + bytes
+
+    assert count_items(cbor2.dumps(value), limit=10**6) == built(value)
+
+
+def test_count_items_skips_string_contents_and_float_bodies():
+    # the array, two strings of 0xa0 bytes (empty-map heads, were they heads), a float whose
+    # body is 8 bytes, and a bignum: a tag and its byte string
+    assert count_items(cbor2.dumps(["\xa0" * 50, b"\xa0" * 50, 1.5, 10**20]), limit=100) == 6
