@@ -231,14 +231,21 @@ class Client:
             await self._state_changed.park()
 
     async def aclose(self) -> None:
-        """Send what waits (for up to `connect_timeout`), then close for good."""
+        """Send what waits (while connected, for up to `connect_timeout`), then close for good."""
         if self.state is State.CONNECTED:
             with trio.move_on_after(self.connect_timeout) as scope:
                 scope.shield = True
-                with suppress(ClientError):
-                    await self.flush()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._cancel_when_disconnected, nursery.cancel_scope)
+                    with suppress(ClientError):
+                        await self.flush()
+                    nursery.cancel_scope.cancel()
         self._close_for_good()
         await trio.lowlevel.checkpoint()
+
+    async def _cancel_when_disconnected(self, scope: trio.CancelScope) -> None:
+        await self.wait_disconnected()
+        scope.cancel()
 
     # --- used by Subscription -----------------------------------------------------------
 
