@@ -184,11 +184,12 @@ class Client:
         self, subject: str, queue: str | None, pending_msgs_limit: int | None
     ) -> Subscription:
         self._check_open()
-        limit = pending_msgs_limit or self.pending_msgs_limit
         sid = str(next(self._sids))
+        operation = encode(Sub(subject, queue, sid))  # a subject with a space fails here
+        limit = self.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit
         subscription = Subscription(subject, queue, sid, limit, self._unsubscribe)
-        self._subscriptions[subscription.sid] = subscription
-        self._outbox.put(encode(Sub(subject, queue, subscription.sid)), replayable=False)
+        self._subscriptions[sid] = subscription
+        self._outbox.put(operation, replayable=False)
         return subscription
 
     async def flush(self) -> None:
