@@ -184,11 +184,12 @@ class Client:
         self, subject: str, queue: str | None, pending_msgs_limit: int | None
     ) -> Subscription:
         self._check_open()
-        limit = pending_msgs_limit or self.pending_msgs_limit
         sid = str(next(self._sids))
+        operation = encode(Sub(subject, queue, sid))  # a subject with a space fails here
+        limit = self.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit
         subscription = Subscription(subject, queue, sid, limit, self._unsubscribe)
-        self._subscriptions[subscription.sid] = subscription
-        self._outbox.put(encode(Sub(subject, queue, subscription.sid)), replayable=False)
+        self._subscriptions[sid] = subscription
+        self._outbox.put(operation, replayable=False)
         return subscription
 
     async def flush(self) -> None:
@@ -231,14 +232,21 @@ class Client:
             await self._state_changed.park()
 
     async def aclose(self) -> None:
-        """Send what waits (for up to `connect_timeout`), then close for good."""
+        """Send what waits (while connected, for up to `connect_timeout`), then close for good."""
         if self.state is State.CONNECTED:
             with trio.move_on_after(self.connect_timeout) as scope:
                 scope.shield = True
-                with suppress(ClientError):
-                    await self.flush()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._cancel_when_disconnected, nursery.cancel_scope)
+                    with suppress(ClientError):
+                        await self.flush()
+                    nursery.cancel_scope.cancel()
         self._close_for_good()
         await trio.lowlevel.checkpoint()
+
+    async def _cancel_when_disconnected(self, scope: trio.CancelScope) -> None:
+        await self.wait_disconnected()
+        scope.cancel()
 
     # --- used by Subscription -----------------------------------------------------------
 

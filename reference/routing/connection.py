@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 `open_connection` dials a server and does the handshake: the server
-speaks first with INFO (its limits, such as max_payload); we answer with
+speaks first with INFO (its limits: a max_payload over the reader's
+default raises the reader's limit to match); we answer with
 CONNECT (who we are, that we understand headers) and a PING, and the
 connection counts as open only when the PONG comes back, because a server
 that refuses us (-ERR 'Authorization Violation') says so before that PONG.
@@ -81,6 +82,7 @@ async def open_connection(
             info = await receive_event(stream, reader)
             if not isinstance(info, Info):
                 raise ConnectionLost(f"the server began with {info!r}, not INFO")
+            reader.max_payload = max(reader.max_payload, info.options.get("max_payload", 0))
             await stream.send_all(encode(Connect(options)) + encode(Ping()))
             while not isinstance(event := await receive_event(stream, reader), Pong):
                 if isinstance(event, Err):

@@ -22,7 +22,7 @@ from reference.routing.client import (
 )
 from reference.routing.inbox import NoResponders
 from reference.routing.nats_server import run_nats_server
-from reference.routing.operations import Err, HMsg, Msg
+from reference.routing.operations import Err, HMsg, LocalProtocolError, Msg
 from reference.routing.protocol import (
     CLIENT,
     NEED_DATA,
@@ -190,6 +190,30 @@ async def test_the_servers_max_payload_is_respected(tmp_path):
         with pytest.raises(MaxPayloadExceeded):
             await client.publish("too.big", bytes(1025))
         await client.flush()
+
+
+async def test_a_server_that_takes_larger_payloads_delivers_them_to_us(tmp_path):
+    require_nats_server()
+    config = tmp_path / "large.conf"
+    config.write_text("max_payload: 2097152\n")
+    payload = bytes(range(256)) * 6144  # 1.5 MiB: over the reader's 1 MiB default
+    async with run_nats_server("-c", str(config)) as large, connect([large.url]) as client:
+        subscription = await client.subscribe("large")
+        await client.publish("large", payload)
+        await client.flush()
+        assert drain(subscription)[0].payload == payload
+        assert client.reconnects == 0
+
+
+async def test_a_subject_the_wire_cannot_carry_is_refused_before_anything_is_sent(server):
+    async with connect([server.url]) as client:
+        with pytest.raises(LocalProtocolError):
+            await client.subscribe("two words")
+        with pytest.raises(LocalProtocolError):
+            await client.publish("two words", b"")
+        assert client._subscriptions == {}
+        await client.flush()
+        assert client.last_error is None
 
 
 async def test_an_err_reply_fails_the_next_flush_and_the_connection_goes_on(server):
