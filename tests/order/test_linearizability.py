@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 
@@ -246,7 +247,7 @@ def corrupt(history: list[Operation], rng: random.Random) -> list[Operation]:
     reads = [i for i, o in enumerate(history) if o.input[0] == "get" and not o.pending]
     index = rng.choice(reads)
     wrong = history[index].output
-    changed = Operation(**{**vars(history[index]), "output": None if wrong else rng.randrange(4)})
+    changed = dataclasses.replace(history[index], output=None if wrong else rng.randrange(4))
     return [*history[:index], changed, *history[index + 1 :]]
 
 
