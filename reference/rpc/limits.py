@@ -49,3 +49,4 @@ DEFAULT_IDLE_TIMEOUT = 300.0  # seconds of silence, with no call running, before
 DEFAULT_MAX_CONNECTIONS = 256
 DEFAULT_MAX_CALLS_IN_FLIGHT = 1024  # across all connections
 FAREWELL_TIMEOUT = 1.0  # seconds to try to tell a peer why we hang up
+TIME_SLICE = 0.002  # seconds of plain methods a connection's reader runs before it lets others in

@@ -195,7 +195,9 @@ async def test_requests_of_a_peer_that_is_gone_are_not_run():
         with trio.fail_after(5):
             while server.statistics().connections_open:
                 await trio.sleep(0)
-    assert ran == stalled_at  # the rest of the 100, read and never answered, did not run
+    # The rest of the 100, read and never answered, did not run: at most the calls of the
+    # reader's slice (it yields every `max_concurrent_requests` calls) ran before it saw.
+    assert ran <= stalled_at + server.max_concurrent_requests, (ran, stalled_at)
 
 
 async def test_calls_running_for_a_peer_that_is_gone_are_cancelled():
