@@ -11,7 +11,7 @@ Layers, lowest first; a module imports only from its own layer or below
 1. `tools/` and `wire/`: helpers for notebooks and tests, and what travels
    on the wire;
 2. `rpc/` and `net/`: calls over streams, and nodes over a network;
-3. `delivery/` (and routing, order, security as those chapters land);
+3. `delivery/`, `routing/` and `order/` (and security as that chapter lands);
 4. the capstone.
 
 Chapter by chapter:
@@ -22,12 +22,29 @@ Chapter by chapter:
 02 serialization         wire/cbor (a teaching codec), wire/cbor_explain (the hex view),
                          wire/schemas (typed, versioned envelopes)
 03 paradigms             rpc/wire (the messages), rpc/pending (the call table),
-                         rpc/client, rpc/server, rpc/blocking (a sync client);
+                         rpc/client, rpc/server, rpc/blocking (a sync client),
+                         rpc/limits (what one peer may take), rpc/hostile (abusive peers,
+                         for the soak test and bench/abuse.py);
                          tools/delay_proxy (latency on a TCP link)
 04 reliable delivery     net/node (the node interface), net/links (loss, delay, clocks),
                          net/simnet (the simulator), net/udp (the same nodes over UDP),
                          net/trace (events), net/spacetime and net/mermaid (diagrams);
                          delivery/reliable (acks, retries, windows),
-                         delivery/durable_queue (SQLite), delivery/worker (a Trio consumer)
+                         delivery/durable_queue (SQLite), delivery/queue_file (opening and
+                         checking its file), delivery/wal_check (SQLite's write-ahead log,
+                         read frame by frame), delivery/worker (a Trio consumer)
+05 routing               routing/subjects (subjects, wildcards, the subscription trie),
+                         routing/queue_groups (balancing policies), routing/operations and
+                         routing/protocol (the NATS protocol: events, writer, sans-I/O
+                         reader), routing/broker, routing/broker_connection and
+                         routing/outbound (the broker), routing/client, routing/connection,
+                         routing/subscription, routing/inbox and routing/reconnect (the
+                         client), routing/nats_server (real nats-server processes);
+                         routing/distance_vector(_runs) and routing/gossip(_runs) (nodes)
+06 order (in progress)   order/clocks, order/happens_before; order/broadcast, order/causal,
+                         order/total_order, order/broadcast_checks, order/broadcast_scenarios;
+                         order/raft_log, order/raft, order/kv, order/raft_invariants,
+                         order/raft_scenarios; order/history, order/models,
+                         order/linearizability, order/timeline, order/simulated
 == ===================== ==============================================================
 """
