@@ -22,7 +22,7 @@ Chapter by chapter:
 02 serialization         wire/cbor (a teaching codec), wire/cbor_explain (the hex view),
                          wire/schemas (typed, versioned envelopes)
 03 paradigms             rpc/wire (the messages), rpc/pending (the call table),
-                         rpc/client, rpc/server, rpc/blocking (a sync client),
+                         rpc/client, rpc/server and rpc/served_connection, rpc/blocking (sync),
                          rpc/limits (what one peer may take), rpc/hostile (abusive peers,
                          for the soak test and bench/abuse.py);
                          tools/delay_proxy (latency on a TCP link)

@@ -56,7 +56,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -72,6 +71,7 @@ from reference.rpc.limits import (
     FAREWELL_TIMEOUT,
     TIME_SLICE,
 )
+from reference.rpc.served_connection import IdleTimeout, ServedConnection
 from reference.rpc.wire import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -90,10 +90,6 @@ from reference.tools.eager import acquire_eagerly, send_eagerly
 from reference.wire.framing import DEFAULT_MAX_FRAME_SIZE, FramingError, MessageStream
 
 logger = logging.getLogger(__name__)
-
-
-class IdleTimeout(Exception):
-    """A connection sent nothing, with no call running, for `idle_timeout` seconds."""
 
 
 @dataclass
@@ -193,7 +189,9 @@ class RpcServer:
             async with messages, trio.open_nursery() as nursery:
                 nursery.start_soon(_write_replies, messages, queued, nursery.cancel_scope)
                 async with outgoing:  # closing it lets the writer finish
-                    connection = _Connection(messages, outgoing, self)
+                    connection = ServedConnection(
+                        messages, outgoing, self.max_concurrent_requests, self.idle_timeout
+                    )
                     farewell = await self._serve_requests(connection)
                     if farewell is not None:
                         nursery.cancel_scope.deadline = trio.current_time() + FAREWELL_TIMEOUT
@@ -201,7 +199,7 @@ class RpcServer:
         finally:
             self._stats.connections_open -= 1
 
-    async def _serve_requests(self, connection: _Connection) -> ErrorReply | None:
+    async def _serve_requests(self, connection: ServedConnection) -> ErrorReply | None:
         """Run each request, at most `max_concurrent_requests` at once, until EOF.
 
         Returns a farewell if the peer broke the protocol or stayed idle, None otherwise.
@@ -248,7 +246,7 @@ class RpcServer:
                 nursery.cancel_scope.cancel()  # the peer is gone: no one wants the replies
         return None
 
-    async def _handle(self, connection: _Connection, message: Request | Notification) -> None:
+    async def _handle(self, connection: ServedConnection, message: Request | Notification) -> None:
         """Run one call (counted in `requests_running` by the caller) and queue its reply."""
         try:
             call_id = message.id if isinstance(message, Request) else None
@@ -300,47 +298,6 @@ class RpcServer:
         frame = encode_reply(reply, self.max_frame_size)
         with contextlib.suppress(trio.BrokenResourceError):  # the writer stopped: peer gone
             await send_eagerly(outgoing, frame)
-
-
-class _Connection:
-    """One connection's queue to its writer, its call slots, and its idle clock."""
-
-    def __init__(
-        self,
-        messages: MessageStream,
-        outgoing: trio.MemorySendChannel[bytes],
-        server: RpcServer,
-    ) -> None:
-        self.messages = messages
-        self.outgoing = outgoing
-        self.slots = trio.Semaphore(server.max_concurrent_requests)
-        self.all_slots = server.max_concurrent_requests
-        self._idle_timeout = server.idle_timeout
-        self._last_heard = trio.current_time()
-        self._reading = trio.CancelScope()
-
-    def _idle_deadline(self) -> float:
-        if self.slots.value < self.all_slots or self.messages.buffered:
-            return math.inf  # a call is running, or a frame arriving (which has its own timeout)
-        return self._last_heard + self._idle_timeout
-
-    async def next_payload(self) -> bytes | None:
-        """The next frame's payload, None at end of stream; `IdleTimeout` if none comes."""
-        while True:
-            with trio.CancelScope(deadline=self._idle_deadline()) as self._reading:
-                try:
-                    payload = await self.messages.receive_message()
-                except trio.EndOfChannel:
-                    return None
-                self._last_heard = trio.current_time()
-                return payload
-            if self._idle_deadline() <= trio.current_time():  # else it stopped being idle
-                raise IdleTimeout(f"no request for {self._idle_timeout:g} s and no call running")
-
-    def call_finished(self) -> None:
-        self.slots.release()
-        self._last_heard = trio.current_time()
-        self._reading.deadline = self._idle_deadline()
 
 
 def _message_of(exc: Exception) -> str:
