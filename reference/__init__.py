@@ -41,10 +41,11 @@ Chapter by chapter:
                          routing/subscription, routing/inbox and routing/reconnect (the
                          client), routing/nats_server (real nats-server processes);
                          routing/distance_vector(_runs) and routing/gossip(_runs) (nodes)
-06 order (in progress)   order/clocks, order/happens_before; order/broadcast, order/causal,
+06 order and consistency order/clocks, order/happens_before; order/broadcast, order/causal,
                          order/total_order, order/broadcast_checks, order/broadcast_scenarios;
                          order/raft_log, order/raft, order/kv, order/raft_invariants,
                          order/raft_scenarios; order/history, order/models,
-                         order/linearizability, order/timeline, order/simulated
+                         order/linearizability, order/timeline, order/simulated;
+                         order/crdt (G- and PN-counters)
 == ===================== ==============================================================
 """
