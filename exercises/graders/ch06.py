@@ -44,6 +44,7 @@ from reference.order.linearizability import check_operations
 from reference.order.models import Model, RegisterModel
 from reference.order.raft_invariants import RaftMonitor, RaftSafetyViolation, stable_leader
 from reference.order.raft_log import grant_vote as reference_grant_vote
+from reference.order.raft_log import last_term
 from reference.order.raft_scenarios import add_client, kv_cluster, schedule_faults
 
 # --- Task 1: LamportClock ---------------------------------------------------------------------
@@ -557,7 +558,7 @@ def voter_with(rule):
             granted = rule(
                 current_term=self.current_term,
                 voted_for=self.voted_for,
-                last_log_term=self.log[-1][0] if self.log else 0,
+                last_log_term=last_term(self.log),
                 last_log_index=len(self.log),
                 candidate=src,
                 candidate_term=term,
