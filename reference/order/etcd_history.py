@@ -1,0 +1,148 @@
+"""Recording what concurrent clients of a real etcd cluster saw, as a history.
+
+Theory of operation
+-------------------
+To judge etcd from the outside, the way `reference.order.linearizability`
+judges our own Raft store, every call a client makes becomes an
+`Operation` (`reference.order.history`): its input in the vocabulary of
+`KeyValueModel` (``("get", k)``, ``("put", k, v)``, ``("cas", k, old,
+new)``), its output, and its call and return times on one clock, Trio's,
+shared by all clients because they run in one process.
+
+What a failed call means decides whether the verdict is honest:
+
+- the member refused the connection (`EtcdUnreachable`): the request was
+  never sent and had no effect, so there is no operation to record;
+- anything else (an error reply, a dropped connection, no answer within
+  `CALL_TIMEOUT`): the request may have reached the leader and been
+  committed, now or later, so it is recorded as `timed_out`: pending,
+  output unknown. Recording it as "failed, no effect" would be a lie the
+  checker could catch etcd in, wrongly.
+
+`run_clients` starts `clients` clients, each pinned to one member (client
+``i`` talks to member ``i mod size``), each choosing at random (from its
+own seeded `random.Random`) among gets, puts and compare-and-sets on a few
+keys until told to stop. Every value written is unique (``c2-17``: client
+2's 17th write), which keeps the checker's search small; a
+compare-and-set expects the value the client last read, so some succeed.
+`history_across_a_crash` is the chapter's run: the clients work while the
+leader is killed with SIGKILL and restarted, and the history is checked.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Hashable
+from typing import Any
+
+import trio
+
+from reference.order.etcd_cluster import (
+    EtcdClient,
+    EtcdCluster,
+    EtcdError,
+    EtcdUnreachable,
+    find_leader,
+    run_etcd_cluster,
+)
+from reference.order.history import Operation, timed_out
+from reference.order.linearizability import CheckResult, check_operations
+from reference.order.models import KeyValueModel
+
+CALL_TIMEOUT = 1.0  # seconds a client waits for a reply before it gives up on a call
+RETRY_PAUSE = 0.05  # seconds a client waits after a member refused its connection
+KEYS = ("x", "y", "z")
+
+
+class HistoryRecorder:
+    """Calls etcd on behalf of named clients and keeps every call as an `Operation`."""
+
+    def __init__(self) -> None:
+        self.history: list[Operation] = []
+
+    async def call(self, client: Hashable, etcd: EtcdClient, input: tuple) -> Any:
+        """Run `input` on `etcd`, record it, return its output (None if it timed out or failed).
+
+        A refused connection is not recorded (the request never left) and
+        re-raises `EtcdUnreachable`.
+        """
+        start = trio.current_time()
+        try:
+            with trio.fail_after(CALL_TIMEOUT):
+                output = await _perform(etcd, input)
+        except EtcdUnreachable:
+            raise
+        except (EtcdError, OSError, trio.TooSlowError):
+            self.history.append(timed_out(client, input, start))
+            return None
+        self.history.append(Operation(client, input, start, output, trio.current_time()))
+        return output
+
+
+async def _perform(etcd: EtcdClient, input: tuple) -> Any:
+    match input:
+        case ("get", key):
+            return await etcd.get(key)
+        case ("put", key, value):
+            return await etcd.put(key, value)
+        case ("cas", key, expected, new):
+            return await etcd.cas(key, expected, new)
+    raise ValueError(f"no such key-value operation: {input!r}")
+
+
+async def run_client(
+    recorder: HistoryRecorder, name: str, etcd: EtcdClient, rng: random.Random, stop: trio.Event
+) -> None:
+    """Random gets, puts and compare-and-sets on `KEYS` until `stop` is set."""
+    last_seen: dict[str, str | None] = {}
+    writes = 0
+    while not stop.is_set():
+        key = rng.choice(KEYS)
+        kind = rng.choice(("get", "get", "put", "cas"))
+        if kind == "get":
+            input: tuple = ("get", key)
+        else:
+            writes += 1
+            value = f"{name}-{writes}"
+            input = (
+                ("put", key, value) if kind == "put" else ("cas", key, last_seen.get(key), value)
+            )
+        try:
+            output = await recorder.call(name, etcd, input)
+        except EtcdUnreachable:
+            await trio.sleep(RETRY_PAUSE)
+            continue
+        if kind == "get":
+            last_seen[key] = output
+
+
+async def run_clients(
+    cluster: EtcdCluster, recorder: HistoryRecorder, clients: int, seed: int, stop: trio.Event
+) -> None:
+    """`clients` clients, client ``i`` on member ``i mod size``, until `stop` is set."""
+    async with trio.open_nursery() as nursery:
+        for number in range(clients):
+            member = cluster.members[number % len(cluster.members)]
+            rng = random.Random(f"{seed}/{number}")
+            name = f"c{number}"
+            nursery.start_soon(run_client, recorder, name, EtcdClient(member), rng, stop)
+
+
+async def history_across_a_crash(
+    *, clients: int = 4, seed: int = 0, before: float = 1.0, down: float = 1.0, after: float = 1.0
+) -> tuple[list[Operation], CheckResult]:
+    """A history of `clients` clients on a fresh 3-member cluster while its leader is
+    killed (after `before` s), kept down `down` s, restarted, then `after` s more;
+    with the checker's verdict on it."""
+    recorder = HistoryRecorder()
+    stop = trio.Event()
+    async with run_etcd_cluster(3) as cluster, trio.open_nursery() as nursery:
+        nursery.start_soon(run_clients, cluster, recorder, clients, seed, stop)
+        await trio.sleep(before)
+        leader = await find_leader(cluster)
+        await cluster.kill(leader)
+        await trio.sleep(down)
+        await cluster.restart(leader)
+        await trio.sleep(after)
+        stop.set()
+    return recorder.history, check_operations(KeyValueModel(), recorder.history)

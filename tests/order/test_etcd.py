@@ -1,0 +1,119 @@
+"""Our linearizability checker pointed at a real three-member etcd cluster on loopback."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import trio
+
+from reference.order import etcd_cluster
+from reference.order.etcd_cluster import (
+    EtcdClient,
+    EtcdError,
+    EtcdMember,
+    EtcdUnreachable,
+    free_ports,
+    http_request,
+    run_etcd_cluster,
+)
+from reference.order.etcd_history import history_across_a_crash
+from reference.order.history import UNKNOWN
+from tests.order.needs_etcd import require_etcd
+
+
+@pytest.fixture
+async def cluster():
+    require_etcd()
+    async with run_etcd_cluster(3) as cluster:
+        yield cluster
+
+
+async def test_a_value_put_through_one_member_is_read_through_the_others(cluster):
+    first, second, third = (EtcdClient(member) for member in cluster.members)
+    assert await second.get("x") is None
+    await first.put("x", "1")
+    assert await second.get("x") == "1"
+    assert await third.get("x", serializable=True) in ("1", None)  # local: maybe not yet
+    assert await third.cas("x", "0", "2") is False
+    assert await third.cas("x", "1", "2") is True
+    assert await first.get("x") == "2"
+    assert await first.cas("new", None, "a") is True  # None: only if the key has no value
+    assert await second.cas("new", None, "b") is False
+    assert await third.get("new") == "a"
+
+
+async def test_a_killed_member_refuses_connections_and_rejoins_with_its_data(cluster):
+    member = cluster.members[0]
+    await EtcdClient(cluster.members[1]).put("kept", "yes")
+    await EtcdClient(member).get("kept")  # the member has applied the put
+    await cluster.kill(member)
+    assert not member.running
+    with pytest.raises(EtcdUnreachable):
+        await EtcdClient(member).get("kept")
+    await cluster.restart(member)
+    assert await EtcdClient(member).get("kept", serializable=True) == "yes"
+
+
+async def test_a_history_recorded_while_the_leader_is_killed_and_restarted_is_linearizable():
+    require_etcd()
+    history, result = await history_across_a_crash(clients=4, seed=1)
+    assert result.linearizable, result.unexplained
+    assert len(result.order) == len(history)
+    kinds = {op.input[0] for op in history}
+    assert kinds == {"get", "put", "cas"}
+    assert len(history) > 100
+    assert any(op.output is True for op in history if op.input[0] == "cas")
+    assert any(op.output is UNKNOWN for op in history)  # the crash cut calls short
+    last_call = max(op.call for op in history)
+    assert {op.client for op in history if op.call > last_call - 0.5} == {"c0", "c1", "c2", "c3"}
+
+
+async def serve_once(reply: bytes, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """A fake member on a free port that answers one request with `reply`."""
+
+    async def answer(stream: trio.SocketStream) -> None:
+        await stream.receive_some(65536)
+        await stream.send_all(reply)
+        await stream.aclose()
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(listeners[0].socket.getsockname()[1])
+    await trio.serve_listeners(answer, listeners)
+
+
+async def reply_of(reply: bytes) -> dict:
+    """What our client makes of `reply` from a fake member (raised outside the nursery)."""
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(partial(serve_once, reply))
+        member = EtcdMember("fake", port, 0, None, None)
+        try:
+            outcome = await EtcdClient(member).call("/v3/kv/range", {})
+        except EtcdError as error:
+            outcome = error
+        nursery.cancel_scope.cancel()
+    if isinstance(outcome, EtcdError):
+        raise outcome
+    return outcome
+
+
+async def test_an_error_reply_or_a_reply_that_is_not_http_is_an_etcd_error():
+    assert await reply_of(b'HTTP/1.1 200 OK\r\n\r\n{"kvs": []}') == {"kvs": []}
+    with pytest.raises(EtcdError, match="HTTP 503"):
+        await reply_of(b"HTTP/1.1 503 Unavailable\r\n\r\n{}")
+    with pytest.raises(EtcdError, match="not an HTTP reply"):
+        await reply_of(b"SSH-2.0-OpenSSH\r\n")
+    with pytest.raises(EtcdError, match="not JSON"):
+        await reply_of(b"HTTP/1.1 200 OK\r\n\r\n{oops")
+
+
+async def test_a_reply_too_large_is_refused_not_stored(monkeypatch):
+    monkeypatch.setattr(etcd_cluster, "MAX_REPLY", 1000)
+    with pytest.raises(EtcdError, match="over 1000 bytes"):
+        await reply_of(b"HTTP/1.1 200 OK\r\n\r\n" + b" " * 5000)
+
+
+async def test_a_port_nobody_listens_on_is_unreachable():
+    (port,) = free_ports(1)
+    with pytest.raises(EtcdUnreachable):
+        await http_request(port, "GET", "/health")
