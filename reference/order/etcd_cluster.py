@@ -14,6 +14,10 @@ manager that stops them all on the way out::
         await cluster.kill(cluster.members[0])     # SIGKILL: a crash
         await cluster.restart(cluster.members[0])  # same data dir: it recovers
 
+Members reach each other only through relays (`reference.order.
+etcd_partition`), so `isolate(member)` can cut one off from the others, a
+network partition on loopback, and `heal()` joins them again.
+
 A member is *healthy* when ``GET /health`` answers ``{"health": "true"}``:
 it knows a leader and a read through Raft succeeds, so a quorum is up.
 The cluster is ready when every member is healthy. A member restarted
@@ -53,6 +57,8 @@ from pathlib import Path
 
 import trio
 
+from reference.order.etcd_partition import PeerLinks
+
 HOST = "127.0.0.1"
 READY_TIMEOUT = 20.0  # seconds for a cluster to start, or a member to rejoin
 POLL_INTERVAL = 0.05  # seconds between looks while waiting to be healthy
@@ -82,7 +88,8 @@ class EtcdMember:
 
     name: str
     client_port: int
-    peer_port: int
+    peer_port: int  # where etcd listens for its peers
+    relay_port: int  # what it advertises: its peers reach it through a relay
     data_dir: Path
     log: Path
     process: trio.Process | None = field(default=None, repr=False)
@@ -94,6 +101,10 @@ class EtcdMember:
     @property
     def peer_url(self) -> str:
         return f"http://{HOST}:{self.peer_port}"
+
+    @property
+    def relay_url(self) -> str:
+        return f"http://{HOST}:{self.relay_port}"
 
     @property
     def running(self) -> bool:
@@ -124,12 +135,14 @@ class EtcdCluster:
     """Members that know each other; start, crash and restart them one by one."""
 
     def __init__(self, directory: Path, size: int) -> None:
-        ports = free_ports(2 * size)
+        ports = free_ports(3 * size)
+        self.links = PeerLinks()
         self.members = [
             EtcdMember(
                 name=f"n{number}",
-                client_port=ports[2 * index],
-                peer_port=ports[2 * index + 1],
+                client_port=ports[3 * index],
+                peer_port=ports[3 * index + 1],
+                relay_port=ports[3 * index + 2],
                 data_dir=directory / f"n{number}.data",
                 log=directory / f"n{number}.log",
             )
@@ -138,14 +151,14 @@ class EtcdCluster:
 
     def command(self, member: EtcdMember) -> list[str]:
         """The command line that starts (or restarts) `member`."""
-        everyone = ",".join(f"{other.name}={other.peer_url}" for other in self.members)
+        everyone = ",".join(f"{other.name}={other.relay_url}" for other in self.members)
         return [
             etcd_executable(),
             *("--name", member.name, "--data-dir", str(member.data_dir)),
             *("--listen-client-urls", member.client_url),
             *("--advertise-client-urls", member.client_url),
             *("--listen-peer-urls", member.peer_url),
-            *("--initial-advertise-peer-urls", member.peer_url),
+            *("--initial-advertise-peer-urls", member.relay_url),
             *("--initial-cluster", everyone, "--initial-cluster-state", "new"),
             *("--initial-cluster-token", "workbook"),
         ]
@@ -183,6 +196,15 @@ class EtcdCluster:
         await self.start(member)
         await self.wait_healthy([member])
 
+    async def isolate(self, member: EtcdMember) -> None:
+        """Cut `member` off from its peers (not from its clients): a network partition."""
+        status = await EtcdClient(member).call("/v3/maintenance/status", {})
+        self.links.isolate(member.name, format(int(status["header"]["member_id"]), "x"))
+
+    def heal(self) -> None:
+        """Undo every `isolate`: the members reach each other again."""
+        self.links.heal()
+
     async def stop(self, member: EtcdMember) -> None:
         """Stop `member` cleanly (SIGTERM), or kill it if it does not exit within a few seconds."""
         if not member.running:
@@ -202,15 +224,19 @@ async def run_etcd_cluster(size: int = 3) -> AsyncIterator[EtcdCluster]:
     etcd_executable()
     with tempfile.TemporaryDirectory(prefix="etcd-") as directory:
         cluster = EtcdCluster(Path(directory), size)
-        try:
-            for member in cluster.members:
-                await cluster.start(member)
-            await cluster.wait_healthy()
-            yield cluster
-        finally:
-            with trio.CancelScope(shield=True):
+        async with trio.open_nursery() as relays:
+            try:
                 for member in cluster.members:
-                    await cluster.stop(member)
+                    relay = cluster.links.relay
+                    await relays.start(relay, member.name, member.relay_port, member.peer_port)
+                    await cluster.start(member)
+                await cluster.wait_healthy()
+                yield cluster
+            finally:
+                with trio.CancelScope(shield=True):
+                    for member in cluster.members:
+                        await cluster.stop(member)
+                relays.cancel_scope.cancel()
 
 
 def _tail(member: EtcdMember) -> str:

@@ -27,6 +27,9 @@ keys until told to stop. Every value written is unique (``c2-17``: client
 compare-and-set expects the value the client last read, so some succeed.
 `history_across_a_crash` is the chapter's run: the clients work while the
 leader is killed with SIGKILL and restarted, and the history is checked.
+`stale_read_on_an_isolated_member` shows what a serializable read gives
+up: on a member cut off from its peers it answers from what that member
+has, which may be old, and the checker rejects the history.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from typing import Any
 import trio
 
 from reference.order.etcd_cluster import (
+    POLL_INTERVAL,
+    READY_TIMEOUT,
     EtcdClient,
     EtcdCluster,
     EtcdError,
@@ -60,16 +65,24 @@ class HistoryRecorder:
     def __init__(self) -> None:
         self.history: list[Operation] = []
 
-    async def call(self, client: Hashable, etcd: EtcdClient, input: tuple) -> Any:
+    async def call(
+        self,
+        client: Hashable,
+        etcd: EtcdClient,
+        input: tuple,
+        *,
+        serializable: bool = False,
+        timeout: float = CALL_TIMEOUT,
+    ) -> Any:
         """Run `input` on `etcd`, record it, return its output (None if it timed out or failed).
 
-        A refused connection is not recorded (the request never left) and
-        re-raises `EtcdUnreachable`.
+        A get is linearizable unless `serializable`. A refused connection is
+        not recorded (the request never left) and re-raises `EtcdUnreachable`.
         """
         start = trio.current_time()
         try:
-            with trio.fail_after(CALL_TIMEOUT):
-                output = await _perform(etcd, input)
+            with trio.fail_after(timeout):
+                output = await _perform(etcd, input, serializable)
         except EtcdUnreachable:
             raise
         except (EtcdError, OSError, trio.TooSlowError):
@@ -79,10 +92,10 @@ class HistoryRecorder:
         return output
 
 
-async def _perform(etcd: EtcdClient, input: tuple) -> Any:
+async def _perform(etcd: EtcdClient, input: tuple, serializable: bool) -> Any:
     match input:
         case ("get", key):
-            return await etcd.get(key)
+            return await etcd.get(key, serializable=serializable)
         case ("put", key, value):
             return await etcd.put(key, value)
         case ("cas", key, expected, new):
@@ -145,4 +158,36 @@ async def history_across_a_crash(
         await cluster.restart(leader)
         await trio.sleep(after)
         stop.set()
+    return recorder.history, check_operations(KeyValueModel(), recorder.history)
+
+
+async def stale_read_on_an_isolated_member() -> tuple[list[Operation], CheckResult]:
+    """A serializable read that returns an old value, and the checker's verdict on it.
+
+    On a fresh 3-member cluster: put x = v1 through the leader; a
+    linearizable get on a follower sees v1; the follower is cut off from
+    its peers; put x = v2 through the leader (the other two are a
+    majority, so it commits); a serializable get on the cut-off follower
+    returns v1, though v2 was written before it was called, and a
+    linearizable get there gets no answer (it needs a quorum). After the
+    partition heals, the follower catches up and reads v2.
+    """
+    recorder = HistoryRecorder()
+    async with run_etcd_cluster(3) as cluster:
+        leader = await find_leader(cluster)
+        follower = next(member for member in cluster.members if member is not leader)
+        writer, reader = EtcdClient(leader), EtcdClient(follower)
+        writes, local = f"{leader.name} (leader)", f"{follower.name} serializable"
+        linearizable = f"{follower.name} linearizable"
+        await recorder.call(writes, writer, ("put", "x", "v1"), timeout=READY_TIMEOUT)
+        await recorder.call(linearizable, reader, ("get", "x"), timeout=READY_TIMEOUT)
+        await cluster.isolate(follower)
+        await recorder.call(writes, writer, ("put", "x", "v2"), timeout=READY_TIMEOUT)
+        await recorder.call(local, reader, ("get", "x"), serializable=True)
+        await recorder.call(linearizable, reader, ("get", "x"))
+        cluster.heal()
+        with trio.fail_after(READY_TIMEOUT):
+            while await reader.get("x", serializable=True) != "v2":
+                await trio.sleep(POLL_INTERVAL)
+        await recorder.call(local, reader, ("get", "x"), serializable=True)
     return recorder.history, check_operations(KeyValueModel(), recorder.history)

@@ -17,7 +17,7 @@ from reference.order.etcd_cluster import (
     http_request,
     run_etcd_cluster,
 )
-from reference.order.etcd_history import history_across_a_crash
+from reference.order.etcd_history import history_across_a_crash, stale_read_on_an_isolated_member
 from reference.order.history import UNKNOWN
 from tests.order.needs_etcd import require_etcd
 
@@ -86,7 +86,7 @@ async def reply_of(reply: bytes) -> dict:
     """What our client makes of `reply` from a fake member (raised outside the nursery)."""
     async with trio.open_nursery() as nursery:
         port = await nursery.start(partial(serve_once, reply))
-        member = EtcdMember("fake", port, 0, None, None)
+        member = EtcdMember("fake", port, 0, 0, None, None)
         try:
             outcome = await EtcdClient(member).call("/v3/kv/range", {})
         except EtcdError as error:
@@ -117,3 +117,21 @@ async def test_a_port_nobody_listens_on_is_unreachable():
     (port,) = free_ports(1)
     with pytest.raises(EtcdUnreachable):
         await http_request(port, "GET", "/health")
+
+
+async def test_a_serializable_read_on_a_cut_off_member_is_stale_and_the_checker_says_so():
+    require_etcd()
+    history, result = await stale_read_on_an_isolated_member()
+    writes = [op for op in history if op.input[0] == "put"]
+    assert [op.input for op in writes] == [("put", "x", "v1"), ("put", "x", "v2")]
+    assert all(not op.pending for op in writes)  # both committed
+    reads = [(op.client.split()[1], op.output) for op in history if op.input[0] == "get"]
+    assert reads == [
+        ("linearizable", "v1"),
+        ("serializable", "v1"),  # stale: v2 was written before it was called
+        ("linearizable", UNKNOWN),  # no quorum, no answer
+        ("serializable", "v2"),  # healed: caught up
+    ]
+    assert not result.linearizable
+    (stale,) = result.unexplained
+    assert stale.output == "v1" and stale.call > writes[1].ret
