@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from functools import partial
 
 import pytest
@@ -53,6 +54,12 @@ async def test_a_killed_member_refuses_connections_and_rejoins_with_its_data(clu
         await EtcdClient(member).get("kept")
     await cluster.restart(member)
     assert await EtcdClient(member).get("kept", serializable=True) == "yes"
+    other = cluster.members[2]
+    await cluster.stop(other)  # cleanly, this time
+    assert other.process.returncode == -signal.SIGTERM  # etcd re-raises it when done, not -9
+    await cluster.restart(other)
+    assert await EtcdClient(other).get("kept", serializable=True) == "yes"
+    await cluster.kill(other)  # the cluster's exit copes with a member already dead
 
 
 async def test_a_history_recorded_while_the_leader_is_killed_and_restarted_is_linearizable():
