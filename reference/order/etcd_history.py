@@ -27,15 +27,19 @@ keys until told to stop. Every value written is unique (``c2-17``: client
 compare-and-set expects the value the client last read, so some succeed.
 `history_across_a_crash` is the chapter's run: the clients work while the
 leader is killed with SIGKILL and restarted, and the history is checked.
-`stale_read_on_an_isolated_member` shows what a serializable read gives
+Real calls take milliseconds and a timeout a second, so to draw a
+history `in_event_order` spaces its calls and returns evenly, keeping
+which came before which. `stale_read_on_an_isolated_member` shows what a serializable read gives
 up: on a member cut off from its peers it answers from what that member
 has, which may be old, and the checker rejects the history.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Hashable
+from dataclasses import replace
 from typing import Any
 
 import trio
@@ -64,6 +68,7 @@ class HistoryRecorder:
 
     def __init__(self) -> None:
         self.history: list[Operation] = []
+        self.started = trio.current_time()  # times are recorded in seconds since then
 
     async def call(
         self,
@@ -79,7 +84,7 @@ class HistoryRecorder:
         A get is linearizable unless `serializable`. A refused connection is
         not recorded (the request never left) and re-raises `EtcdUnreachable`.
         """
-        start = trio.current_time()
+        start = trio.current_time() - self.started
         try:
             with trio.fail_after(timeout):
                 output = await _perform(etcd, input, serializable)
@@ -88,8 +93,21 @@ class HistoryRecorder:
         except (EtcdError, OSError, trio.TooSlowError):
             self.history.append(timed_out(client, input, start))
             return None
-        self.history.append(Operation(client, input, start, output, trio.current_time()))
+        end = trio.current_time() - self.started
+        self.history.append(Operation(client, input, start, output, end))
         return output
+
+
+def in_event_order(history: list[Operation]) -> list[Operation]:
+    """The history with each time replaced by its rank among all the calls' and returns' times.
+
+    Real-time order is kept exactly (which call came after which return),
+    so the checker's verdict is the same; what goes is the scale: a
+    millisecond's write and a second's wait draw as the same width.
+    """
+    times = sorted({op.call for op in history} | {op.ret for op in history if not op.pending})
+    rank = {time: place for place, time in enumerate(times)} | {math.inf: math.inf}
+    return [replace(op, call=rank[op.call], ret=rank[op.ret]) for op in history]
 
 
 async def _perform(etcd: EtcdClient, input: tuple, serializable: bool) -> Any:
@@ -147,9 +165,9 @@ async def history_across_a_crash(
     """A history of `clients` clients on a fresh 3-member cluster while its leader is
     killed (after `before` s), kept down `down` s, restarted, then `after` s more;
     with the checker's verdict on it."""
-    recorder = HistoryRecorder()
     stop = trio.Event()
     async with run_etcd_cluster(3) as cluster, trio.open_nursery() as nursery:
+        recorder = HistoryRecorder()
         nursery.start_soon(run_clients, cluster, recorder, clients, seed, stop)
         await trio.sleep(before)
         leader = await find_leader(cluster)
@@ -172,8 +190,8 @@ async def stale_read_on_an_isolated_member() -> tuple[list[Operation], CheckResu
     linearizable get there gets no answer (it needs a quorum). After the
     partition heals, the follower catches up and reads v2.
     """
-    recorder = HistoryRecorder()
     async with run_etcd_cluster(3) as cluster:
+        recorder = HistoryRecorder()
         leader = await find_leader(cluster)
         follower = next(member for member in cluster.members if member is not leader)
         writer, reader = EtcdClient(leader), EtcdClient(follower)

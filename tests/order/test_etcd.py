@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 from functools import partial
 
@@ -18,8 +19,16 @@ from reference.order.etcd_cluster import (
     http_request,
     run_etcd_cluster,
 )
-from reference.order.etcd_history import history_across_a_crash, stale_read_on_an_isolated_member
-from reference.order.history import UNKNOWN
+from reference.order.etcd_history import (
+    HistoryRecorder,
+    history_across_a_crash,
+    in_event_order,
+    stale_read_on_an_isolated_member,
+)
+from reference.order.etcd_partition import PeerLinks, _sender
+from reference.order.history import UNKNOWN, Operation, timed_out
+from reference.order.linearizability import check_operations
+from reference.order.models import KeyValueModel
 from tests.order.needs_etcd import require_etcd
 
 
@@ -142,3 +151,54 @@ async def test_a_serializable_read_on_a_cut_off_member_is_stale_and_the_checker_
     assert not result.linearizable
     (stale,) = result.unexplained
     assert stale.output == "v1" and stale.call > writes[1].ret
+
+
+async def test_a_call_with_no_answer_is_recorded_as_timed_out_and_a_refused_one_not_at_all():
+    recorder = HistoryRecorder()
+
+    async def hold(stream: trio.SocketStream) -> None:
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        (listener,) = await nursery.start(partial(trio.serve_tcp, hold, 0, host="127.0.0.1"))
+        silent = EtcdMember("silent", listener.socket.getsockname()[1], 0, 0, None, None)
+        assert await recorder.call("c", EtcdClient(silent), ("put", "x", "1"), timeout=0.2) is None
+        nursery.cancel_scope.cancel()
+    (op,) = recorder.history
+    assert op.pending and op.input == ("put", "x", "1") and op.call >= 0
+    (port,) = free_ports(1)
+    gone = EtcdMember("gone", port, 0, 0, None, None)
+    with pytest.raises(EtcdUnreachable):
+        await recorder.call("c", EtcdClient(gone), ("get", "x"))
+    assert recorder.history == [op]
+
+
+def test_event_order_keeps_which_call_came_after_which_return_and_the_verdict():
+    history = [
+        Operation("a", ("put", "x", "1"), 0.001, None, 0.0015),
+        Operation("b", ("get", "x"), 0.0015, "1", 3.0),  # touches the put: concurrent
+        Operation("c", ("get", "x"), 2.0, None, 2.5),  # after the put returned: stale
+        timed_out("d", ("put", "x", "2"), 0.0012),
+    ]
+    spaced = in_event_order(history)
+    assert [(op.call, op.ret) for op in spaced] == [(0, 2), (2, 5), (3, 4), (1, math.inf)]
+    assert [op.output for op in spaced] == [op.output for op in history]
+    model = KeyValueModel()
+    assert not check_operations(model, spaced).linearizable
+    assert not check_operations(model, history).linearizable
+    assert check_operations(model, spaced[:2] + spaced[3:]).linearizable
+
+
+def test_a_relay_names_the_sender_and_keeps_an_isolated_member_apart():
+    head = b"GET /raft/stream/message/1 HTTP/1.1\r\nHost: h\r\nX-Server-From: ab12\r\n\r\n"
+    assert _sender(head + b"body X-Server-From: zz") == "ab12"
+    assert _sender(b"GET /version HTTP/1.1\r\nHost: h\r\n\r\n") is None
+    links = PeerLinks()
+    assert links.allowed("ab12", "n2")
+    links.isolate("n1", "ab12")
+    assert not links.allowed("ab12", "n2")  # from n1
+    assert not links.allowed("cd34", "n1")  # to n1
+    assert not links.allowed(None, "n1")
+    assert links.allowed("cd34", "n3") and links.allowed(None, "n3")
+    links.heal()
+    assert links.allowed("ab12", "n2") and links.allowed("cd34", "n1")
