@@ -6,7 +6,7 @@ etcd is a production key-value store replicated by Raft, the algorithm of
 `reference.order.raft`. `run_etcd_cluster(3)` starts three `etcd`
 processes on 127.0.0.1, each with its own data directory and free client
 and peer ports, joined by ``--initial-cluster``; it is an async context
-manager that stops them all on the way out::
+manager that kills them all on the way out::
 
     async with run_etcd_cluster(3) as cluster:
         client = EtcdClient(cluster.members[0])
@@ -37,8 +37,8 @@ compare-and-set is a transaction: compare the key's value (or, for a key
 expected missing, its create revision 0), put on success.
 
 A reply that is not HTTP 200 raises `EtcdError`, a member that takes no
-connection `EtcdUnreachable` (the request was never sent); without etcd installed
-every helper raises `EtcdMissing`, which says how to install it.
+connection `EtcdUnreachable` (the request was never sent); without etcd
+installed every helper raises `EtcdMissing`, which says how to install it.
 """
 
 from __future__ import annotations
@@ -139,14 +139,14 @@ class EtcdCluster:
         self.links = PeerLinks()
         self.members = [
             EtcdMember(
-                name=f"n{number}",
+                name=f"n{index + 1}",
                 client_port=ports[3 * index],
                 peer_port=ports[3 * index + 1],
                 relay_port=ports[3 * index + 2],
-                data_dir=directory / f"n{number}.data",
-                log=directory / f"n{number}.log",
+                data_dir=directory / f"n{index + 1}.data",
+                log=directory / f"n{index + 1}.log",
             )
-            for index, number in enumerate(range(1, size + 1))
+            for index in range(size)
         ]
 
     def command(self, member: EtcdMember) -> list[str]:
@@ -209,7 +209,6 @@ class EtcdCluster:
         """Stop `member` cleanly (SIGTERM), or kill it if it does not exit within a few seconds."""
         if not member.running:
             return
-        member.process.send_signal(signal.SIGCONT)  # a paused process cannot handle SIGTERM
         member.process.send_signal(signal.SIGTERM)
         with trio.CancelScope(shield=True):
             with trio.move_on_after(5):

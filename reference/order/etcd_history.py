@@ -25,17 +25,20 @@ own seeded `random.Random`) among gets, puts and compare-and-sets on a few
 keys until told to stop. Every value written is unique (``c2-17``: client
 2's 17th write), which keeps the checker's search small; a
 compare-and-set expects the value the client last read, so some succeed.
+
 `history_across_a_crash` is the chapter's run: the clients work while the
 leader is killed with SIGKILL and restarted, and the history is checked.
-Real calls take milliseconds and a timeout a second, so to draw a
-history `in_event_order` spaces its calls and returns evenly, keeping
-which came before which. `stale_read_on_an_isolated_member` shows what a serializable read gives
+`stale_read_on_an_isolated_member` shows what a serializable read gives
 up: on a member cut off from its peers it answers from what that member
-has, which may be old, and the checker rejects the history.
+has, which may be old, and the checker rejects the history. Real calls
+take milliseconds and a timeout a second, so to draw a history,
+`in_event_order` spaces its calls and returns evenly, keeping which came
+before which.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Hashable
@@ -126,18 +129,16 @@ async def run_client(
 ) -> None:
     """Random gets, puts and compare-and-sets on `KEYS` until `stop` is set."""
     last_seen: dict[str, str | None] = {}
-    writes = 0
+    values = (f"{name}-{number}" for number in itertools.count(1))
     while not stop.is_set():
         key = rng.choice(KEYS)
         kind = rng.choice(("get", "get", "put", "cas"))
         if kind == "get":
             input: tuple = ("get", key)
+        elif kind == "put":
+            input = ("put", key, next(values))
         else:
-            writes += 1
-            value = f"{name}-{writes}"
-            input = (
-                ("put", key, value) if kind == "put" else ("cas", key, last_seen.get(key), value)
-            )
+            input = ("cas", key, last_seen.get(key), next(values))
         try:
             output = await recorder.call(name, etcd, input)
         except EtcdUnreachable:
@@ -162,9 +163,12 @@ async def run_clients(
 async def history_across_a_crash(
     *, clients: int = 4, seed: int = 0, before: float = 1.0, down: float = 1.0, after: float = 1.0
 ) -> tuple[list[Operation], CheckResult]:
-    """A history of `clients` clients on a fresh 3-member cluster while its leader is
-    killed (after `before` s), kept down `down` s, restarted, then `after` s more;
-    with the checker's verdict on it."""
+    """A history of clients at work across a leader crash, and the checker's verdict on it.
+
+    On a fresh 3-member cluster, `clients` clients work for `before`
+    seconds; the leader is killed, kept down `down` seconds and restarted;
+    the clients go on for `after` seconds more.
+    """
     stop = trio.Event()
     async with run_etcd_cluster(3) as cluster, trio.open_nursery() as nursery:
         recorder = HistoryRecorder()
@@ -195,17 +199,18 @@ async def stale_read_on_an_isolated_member() -> tuple[list[Operation], CheckResu
         leader = await find_leader(cluster)
         follower = next(member for member in cluster.members if member is not leader)
         writer, reader = EtcdClient(leader), EtcdClient(follower)
-        writes, local = f"{leader.name} (leader)", f"{follower.name} serializable"
+        on_leader = f"{leader.name} (leader)"
+        serializable = f"{follower.name} serializable"
         linearizable = f"{follower.name} linearizable"
-        await recorder.call(writes, writer, ("put", "x", "v1"), timeout=READY_TIMEOUT)
+        await recorder.call(on_leader, writer, ("put", "x", "v1"), timeout=READY_TIMEOUT)
         await recorder.call(linearizable, reader, ("get", "x"), timeout=READY_TIMEOUT)
         await cluster.isolate(follower)
-        await recorder.call(writes, writer, ("put", "x", "v2"), timeout=READY_TIMEOUT)
-        await recorder.call(local, reader, ("get", "x"), serializable=True)
+        await recorder.call(on_leader, writer, ("put", "x", "v2"), timeout=READY_TIMEOUT)
+        await recorder.call(serializable, reader, ("get", "x"), serializable=True)
         await recorder.call(linearizable, reader, ("get", "x"))
         cluster.heal()
         with trio.fail_after(READY_TIMEOUT):
             while await reader.get("x", serializable=True) != "v2":
                 await trio.sleep(POLL_INTERVAL)
-        await recorder.call(local, reader, ("get", "x"), serializable=True)
+        await recorder.call(serializable, reader, ("get", "x"), serializable=True)
     return recorder.history, check_operations(KeyValueModel(), recorder.history)
