@@ -46,6 +46,7 @@ Chapter by chapter:
                          order/raft_log, order/raft, order/kv, order/raft_invariants,
                          order/raft_scenarios; order/history, order/models,
                          order/linearizability, order/timeline, order/simulated;
-                         order/crdt (G- and PN-counters)
+                         order/crdt (G- and PN-counters); order/etcd_cluster,
+                         order/etcd_partition and order/etcd_history (a real etcd cluster)
 == ===================== ==============================================================
 """
