@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reference.security.envelopes import (
     BadMac,
@@ -11,6 +13,7 @@ from reference.security.envelopes import (
     EnvelopeRefused,
     Header,
     MalformedEnvelope,
+    Opened,
     UnknownKey,
     canonical,
     open_hmac,
@@ -173,3 +176,26 @@ def test_two_encodings_agree_when_the_keys_are_already_in_canonical_order():
     body = {"to": "bob", "amount": 100}
     assert dumps(body) == canonical(body)
     assert two_encodings_failure(KEY, HEADER, body) is None
+
+
+BODIES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.binary(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=50)
+@given(body=BODIES, sequence=st.integers(0, 2**64 - 1))
+def test_any_body_the_untrusted_policy_accepts_round_trips(body, sequence):
+    header = Header("alice", "any", sequence)
+    assert open_hmac(KEY, seal_hmac(KEY, header, body)) == Opened(header, body)
+    signed = sign_envelope(SIGNER, "alice-1", header, body)
+    assert verify_signed(TRUSTED, signed) == Opened(header, body, "alice-1")
