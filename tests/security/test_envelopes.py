@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
@@ -199,3 +201,21 @@ def test_any_body_the_untrusted_policy_accepts_round_trips(body, sequence):
     assert open_hmac(KEY, seal_hmac(KEY, header, body)) == Opened(header, body)
     signed = sign_envelope(SIGNER, "alice-1", header, body)
     assert verify_signed(TRUSTED, signed) == Opened(header, body, "alice-1")
+
+
+def test_the_mac_is_compared_in_constant_time(monkeypatch):
+    """`==` stops at the first differing byte; the check must go through compare_digest."""
+    import reference.security.envelopes as envelopes
+
+    compared, compare_digest = [], hmac.compare_digest
+
+    def spy(expected: bytes, received: bytes) -> bool:
+        compared.append(received)
+        return compare_digest(expected, received)
+
+    monkeypatch.setattr(envelopes.hmac, "compare_digest", spy)
+    envelope = seal_hmac(KEY, HEADER, BODY)
+    open_hmac(KEY, envelope)
+    with pytest.raises(BadMac):
+        open_hmac(OTHER_KEY, envelope)
+    assert compared == [envelope[-32:]] * 2
