@@ -130,6 +130,10 @@ class Claims:
     expires: int
     scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:  # lists or tuples in, tuples kept: equal claims compare equal
+        scopes = {name: tuple(patterns) for name, patterns in self.scopes.items()}
+        object.__setattr__(self, "scopes", scopes)
+
     def to_cbor_map(self) -> dict:
         scopes = {name: list(patterns) for name, patterns in self.scopes.items()}
         return {

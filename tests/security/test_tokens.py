@@ -61,6 +61,12 @@ def test_a_token_verifies_and_carries_its_claims():
     assert verified.claims.scopes["pub"] == ("orders.>",)
 
 
+def test_scopes_given_as_lists_come_back_as_tuples():
+    listed = dataclasses.replace(CLAIMS, scopes={"pub": ["orders.>"], "sub": ["orders.eu.*"]})
+    assert listed == CLAIMS
+    assert verify(issue_token(key_set(), listed)) == CLAIMS
+
+
 def test_the_claims_are_canonical_cbor_so_the_same_claims_give_the_same_token():
     reordered = dataclasses.replace(CLAIMS, scopes={"sub": ("orders.eu.*",), "pub": ("orders.>",)})
     assert issue_token(key_set(), reordered) == issue_token(key_set(), CLAIMS)
