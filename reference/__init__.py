@@ -11,7 +11,7 @@ Layers, lowest first; a module imports only from its own layer or below
 1. `tools/` and `wire/`: helpers for notebooks and tests, and what travels
    on the wire;
 2. `rpc/` and `net/`: calls over streams, and nodes over a network;
-3. `delivery/`, `routing/` and `order/` (and security as that chapter lands);
+3. `delivery/`, `routing/`, `order/` and `security/`;
 4. the capstone.
 
 Chapter by chapter:
@@ -48,5 +48,9 @@ Chapter by chapter:
                          order/linearizability, order/timeline, order/simulated;
                          order/crdt (G- and PN-counters); order/etcd_cluster,
                          order/etcd_partition and order/etcd_history (a real etcd cluster)
+07 security (in progress) security/envelopes (canonical, HMAC, Ed25519), security/aead
+                         (ChaCha20-Poly1305, counter nonces), security/channel (X25519 + HKDF),
+                         security/replay (replay windows), security/tokens (bearer tokens),
+                         security/tls and security/tls_certificates (TLS and mutual TLS)
 == ===================== ==============================================================
 """
