@@ -130,6 +130,7 @@ class Connection:
         self.echo = True
         self.grants: Grants | None = None  # None: anything goes, or not yet authorized
         self.authorized = broker.authorize is None
+        self.refused_because: str | None = None  # why `authorize` refused, for inspection
         self.pings_outstanding = 0
         self.closed_because: str | None = None
         self._cancel_scope = trio.CancelScope()
@@ -237,7 +238,8 @@ class Connection:
             return False
         try:
             self.grants = self.broker.authorize(event.options)
-        except NotAuthorized:
+        except NotAuthorized as refusal:
+            self.refused_because = str(refusal)
             return False
         self.authorized = True
         return True
