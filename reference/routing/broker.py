@@ -16,6 +16,10 @@ for the member its policy (`reference/routing/queue_groups.py`) picks:
 Delivering only queues bytes on the subscriber's connection, so `route`
 never waits, however slow a subscriber is.
 
+With ``authorize`` (`reference/routing/authorization.py`), a client must
+present credentials in CONNECT and may publish and subscribe only where
+its grants allow; without it, as by default, anyone may do anything.
+
 A subject that is not a valid publish subject (a wildcard, an empty
 token) is not routed. (nats-server routes a wildcard subject as if it
 were literal; nobody should rely on that.)
@@ -44,6 +48,7 @@ from functools import partial
 import trio
 
 from reference.routing import operations as op
+from reference.routing.authorization import Authorize
 from reference.routing.broker_connection import (
     BrokerLimits,
     Connection,
@@ -72,8 +77,10 @@ class Broker:
         *,
         queue_policy: str | QueuePolicy = "random",
         seed: int | None = None,
+        authorize: Authorize | None = None,
     ) -> None:
         self.limits = limits or BrokerLimits()
+        self.authorize = authorize
         self.index = SubscriptionIndex()
         self.connections: dict[int, Connection] = {}
         self.closed: list[Connection] = []  # the most recent few, for inspection
@@ -87,7 +94,7 @@ class Broker:
         self._client_ids = itertools.count(1)
 
     def info(self, client_id: int) -> dict:
-        return {
+        info = {
             "server_id": SERVER_NAME,
             "server_name": SERVER_NAME,
             "version": "2.9.10",  # the nats-server release whose protocol this follows
@@ -98,6 +105,9 @@ class Broker:
             "max_payload": self.limits.max_payload,
             "client_id": client_id,
         }
+        if self.authorize is not None:
+            info["auth_required"] = True  # clients send credentials only when asked
+        return info
 
     async def serve(
         self, port: int = 0, host: str = "127.0.0.1", *, task_status=trio.TASK_STATUS_IGNORED

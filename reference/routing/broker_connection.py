@@ -27,6 +27,14 @@ Events, in order of arrival:
   ``UNSUB sid [max]`` removes it now, or once it has had ``max`` messages;
 - ``PUB`` and ``HPUB`` go to the broker to route; ``PING`` gets ``PONG``.
 
+A broker with an ``authorize`` hook (`reference/routing/authorization.py`)
+asks it for the client's grants at CONNECT and refuses, with nats-server's
+texts, a client without valid credentials (closed), and a PUB or SUB
+outside its grants (kept open). The grants are checked before the subject
+is: a malformed filter outside them is a permissions violation, as in
+nats-server. One difference: nats-server matches a wildcard PUB subject
+literally against the grants; here it is outside them.
+
 Every reply and every message is queued in the outbound buffer and never
 waits: a client whose buffer would pass ``max_pending`` bytes is a slow
 consumer, dropped with ``-ERR 'Slow Consumer'`` (nats-server 2.9.10 drops
@@ -51,6 +59,14 @@ from typing import Protocol
 import trio
 
 from reference.routing import operations as op
+from reference.routing.authorization import (
+    AUTHORIZATION_VIOLATION,
+    Authorize,
+    Grants,
+    NotAuthorized,
+    publish_violation,
+    subscription_violation,
+)
 from reference.routing.outbound import OutboundBuffer, SlowConsumer
 from reference.routing.protocol import NEED_DATA, SERVER, ProtocolReader, RemoteProtocolError
 from reference.routing.subjects import InvalidSubject, SubscriptionIndex, parse_subject
@@ -89,6 +105,7 @@ class Hub(Protocol):
     limits: BrokerLimits
     index: SubscriptionIndex
     receive_size: int
+    authorize: Authorize | None
 
     def info(self, client_id: int) -> dict: ...
     def route(self, publisher: Connection, event: op.Pub | op.HPub) -> None: ...
@@ -111,6 +128,9 @@ class Connection:
         self.verbose = self.pedantic = True  # nats-server's defaults, until CONNECT
         self.headers = False
         self.echo = True
+        self.grants: Grants | None = None  # None: anything goes, or not yet authorized
+        self.authorized = broker.authorize is None
+        self.refused_because: str | None = None  # why `authorize` refused, for inspection
         self.pings_outstanding = 0
         self.closed_because: str | None = None
         self._cancel_scope = trio.CancelScope()
@@ -191,6 +211,9 @@ class Connection:
     def _handle(self, event: object) -> None:
         if self.closed_because is not None:
             return  # dropped while handling this chunk
+        if not self.authorized and not self._authorize(event):
+            self.fail(AUTHORIZATION_VIOLATION)
+            return
         match event:
             case op.Connect(options=options):
                 self.verbose = bool(options.get("verbose", True))
@@ -209,18 +232,36 @@ class Connection:
             case op.Unsub():
                 self._unsubscribe(event)
 
+    def _authorize(self, event: object) -> bool:
+        """The first operation must be a CONNECT whose credentials `authorize` accepts."""
+        if not isinstance(event, op.Connect):
+            return False
+        try:
+            self.grants = self.broker.authorize(event.options)
+        except NotAuthorized as refusal:
+            self.refused_because = str(refusal)
+            return False
+        self.authorized = True
+        return True
+
     def _publish(self, event: op.Pub | op.HPub) -> None:
         if isinstance(event, op.HPub) and not self.headers:
             self.close("message headers not supported")  # as nats-server: no -ERR
             return
         if self.pedantic and not is_publish_subject(event.subject):
             self.send(op.Err("Invalid Publish Subject"))
+        if self.grants is not None and not self.grants.may_publish(event.subject):
+            self.send(op.Err(publish_violation(event.subject)))
+            return
         self._ok()  # before the copies, as nats-server orders them
         self.broker.route(self, event)
 
     def _subscribe(self, event: op.Sub) -> None:
         if event.sid in self.subscriptions:
             self._ok()  # nats-server keeps the first SUB of a sid
+            return
+        if self.grants is not None and not self.grants.may_subscribe(event.subject):
+            self.send(op.Err(subscription_violation(event.subject)))
             return
         if len(self.subscriptions) >= self.broker.limits.max_subscriptions:
             self.send(op.Err(MAX_SUBSCRIPTIONS_TEXT))
