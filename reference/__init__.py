@@ -37,7 +37,8 @@ Chapter by chapter:
                          routing/queue_groups (balancing policies), routing/operations and
                          routing/protocol (the NATS protocol: events, writer, sans-I/O
                          reader), routing/broker, routing/broker_connection and
-                         routing/outbound (the broker), routing/client, routing/connection,
+                         routing/outbound (the broker), routing/authorization (its hook for
+                         credentials), routing/client, routing/connection,
                          routing/subscription, routing/inbox and routing/reconnect (the
                          client), routing/nats_server (real nats-server processes);
                          routing/distance_vector(_runs) and routing/gossip(_runs) (nodes)
@@ -51,6 +52,9 @@ Chapter by chapter:
 07 security (in progress) security/envelopes (canonical, HMAC, Ed25519), security/aead
                          (ChaCha20-Poly1305, counter nonces), security/channel (X25519 + HKDF),
                          security/replay (replay windows), security/tokens (bearer tokens),
-                         security/tls and security/tls_certificates (TLS and mutual TLS)
+                         security/tls and security/tls_certificates (TLS and mutual TLS),
+                         security/permissions and security/broker_auth (the broker's
+                         per-subject permissions from a token), security/adversary and
+                         security/attack_scenarios (an attacker on the simulator)
 == ===================== ==============================================================
 """
