@@ -17,7 +17,8 @@ a token verifier, and a flawed protocol to fix.
   `expected_verdict`.
 - `SecureLink` (Task 4) on honest traffic between several senders, then under attack:
   a changed body, sender or sequence number, an exact replay, swapped headers, a truncated or
-  forged tag, garbage; after each refusal the honest traffic must still open.
+  forged tag, garbage, random tamperings, each refused with `EnvelopeRefused`; and after a
+  forgery with a high sequence number, an honest message must still open.
 """
 
 import base64
@@ -451,6 +452,15 @@ def run_verify(verify, token, audience, now, leeway):
         return type(refusal)
 
 
+def readable(token):
+    """What a token says, for the verdict: its header and claims if they decode."""
+    parts = token.split(".")
+    try:
+        return f" (header {decode_part(parts[0])}, claims {decode_part(parts[1])})"
+    except (InvalidToken, IndexError):
+        return ""
+
+
 def shown(verdict):
     return verdict.__name__ if isinstance(verdict, type) else "the claims"
 
@@ -464,11 +474,13 @@ def check_verify_token(cases, verify):
         tried.append((f"random token {run}", token, "orders", now, leeway))
     for what, token, audience, now, leeway in tried:
         case = f"{what}: verify({token!r}, keys, audience={audience!r}, now={now}, leeway={leeway})"
+        case += readable(token)
         expected = expected_verdict(token, KEYS, audience, now, leeway)
+        refusal_hint = TOKEN_HINTS.get(expected, "") if isinstance(expected, type) else ""
         got = cases.call(case, lambda t=token, a=audience, n=now, w=leeway:
-                         run_verify(verify, t, a, n, w))  # fmt: skip
-        if isinstance(expected, type):
-            hint = TOKEN_HINTS[expected]
+                         run_verify(verify, t, a, n, w), hint=refusal_hint)  # fmt: skip
+        if refusal_hint:
+            hint = refusal_hint
         else:
             refused = isinstance(got, type) and got in TOKEN_HINTS
             hint = TOKEN_HINTS[got] if refused else "A good token returns its claims (the dict)."
@@ -498,12 +510,15 @@ def attacked(message, change):
     return dumps(list(change(dict(header), body, mac)), canonical=True)
 
 
+REFUSED = "refused with EnvelopeRefused"
+
+
 def open_refused(link, data):
-    """None if `link.open(data)` refused it with EnvelopeRefused, else what it returned."""
+    """REFUSED if `link.open(data)` raised EnvelopeRefused, else what it returned."""
     try:
         return link.open(data)
     except EnvelopeRefused:
-        return None
+        return REFUSED
 
 
 LINK_HINT = (
@@ -550,7 +565,7 @@ def check_secure_link(cases, SecureLink):
     ]  # fmt: skip
     for what, link, data in attacks:
         cases.equal(f"{what}: refused with EnvelopeRefused", lambda k=link, d=data:
-                    open_refused(k, d), None, hint=LINK_HINT)  # fmt: skip
+                    open_refused(k, d), REFUSED, hint=LINK_HINT)  # fmt: skip
     cases.equal(
         "after a forged message with seq 100 was refused, alice #1 still opens",
         lambda: open_refused(fresh, sealed[0]),
@@ -573,5 +588,5 @@ def check_secure_link(cases, SecureLink):
             body = [body]
         data = dumps([header, body, mac], canonical=True)
         cases.equal(f"random tampering {run} ({field} changed): refused",
-                    lambda d=data: open_refused(SecureLink(key), d), None,
+                    lambda d=data: open_refused(SecureLink(key), d), REFUSED,
                     hint=LINK_HINT)  # fmt: skip

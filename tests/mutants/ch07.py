@@ -432,6 +432,16 @@ class LinkRaisesKeyError(Link):
         return super().open(data)
 
 
+class LinkReturnsNoneWhenRefusing(Link):
+    """Returns None for a message it refuses, which a caller may take for an empty body."""
+
+    def open(self, data):
+        try:
+            return super().open(data)
+        except EnvelopeRefused:
+            return None
+
+
 class LinkOverWireHeader(Link):
     """Right: the MAC covers the header map itself, with a label."""
 
@@ -487,6 +497,7 @@ MUTANTS = {
         LinkWithoutWindow,
         LinkAcceptsShortTags,
         LinkRaisesKeyError,
+        LinkReturnsNoneWhenRefusing,
     ],
 }
 
