@@ -49,7 +49,7 @@ Chapter by chapter:
                          order/linearizability, order/timeline, order/simulated;
                          order/crdt (G- and PN-counters); order/etcd_cluster,
                          order/etcd_partition and order/etcd_history (a real etcd cluster)
-07 security (in progress) security/envelopes (canonical, HMAC, Ed25519), security/aead
+07 security              security/envelopes (canonical, HMAC, Ed25519), security/aead
                          (ChaCha20-Poly1305, counter nonces), security/channel (X25519 + HKDF),
                          security/replay (replay windows), security/tokens (bearer tokens),
                          security/tls and security/tls_certificates (TLS and mutual TLS),
