@@ -44,7 +44,6 @@ from reference.order.linearizability import check_operations
 from reference.order.models import Model, RegisterModel
 from reference.order.raft_invariants import RaftMonitor, RaftSafetyViolation, stable_leader
 from reference.order.raft_log import grant_vote as reference_grant_vote
-from reference.order.raft_log import last_term
 from reference.order.raft_scenarios import add_client, kv_cluster, schedule_faults
 
 # --- Task 1: LamportClock ---------------------------------------------------------------------
@@ -551,28 +550,15 @@ def random_vote(rng):
 
 
 def voter_with(rule):
-    """A Raft key-value server whose votes follow `rule` (RaftNode's handler, rule swapped)."""
+    """A Raft key-value server whose votes follow `rule` (RaftNode's `vote_rule`, swapped)."""
 
-    class Voter(KVNode):
-        def _on_request_vote(self, src, term, last_index, last_log_term):
-            granted = rule(
-                current_term=self.current_term,
-                voted_for=self.voted_for,
-                last_log_term=last_term(self.log),
-                last_log_index=len(self.log),
-                candidate=src,
-                candidate_term=term,
-                candidate_last_term=last_log_term,
-                candidate_last_index=last_index,
-            )
-            if type(granted) is not bool:
-                raise TypeError(f"grant_vote must return True or False, got {granted!r}")
-            if granted:
-                self.ctx.storage["voted_for"] = src
-                self._reset_election_timer()
-            self.ctx.send(src, ("vote", self.current_term, granted))
+    def checked_rule(**arguments):
+        granted = rule(**arguments)
+        if type(granted) is not bool:
+            raise TypeError(f"grant_vote must return True or False, got {granted!r}")
+        return granted
 
-    return Voter
+    return type("Voter", (KVNode,), {"vote_rule": staticmethod(checked_rule)})
 
 
 RAFT_RUNS = [(3, seed) for seed in range(8)] + [(5, seed) for seed in (100, 101)]

@@ -29,7 +29,7 @@ from reference.order.etcd_partition import PeerLinks, _sender
 from reference.order.history import UNKNOWN, Operation, timed_out
 from reference.order.linearizability import check_operations
 from reference.order.models import KeyValueModel
-from tests.order.needs_etcd import require_etcd
+from tests.system_packages import require_etcd
 
 
 @pytest.fixture

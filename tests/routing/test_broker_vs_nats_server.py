@@ -16,8 +16,8 @@ import trio
 
 from reference.routing.broker import serve_broker
 from reference.routing.nats_server import run_nats_server
-from tests.routing.needs_nats import require_nats_server
 from tests.routing.test_subjects import CASES
+from tests.system_packages import require_nats_server
 
 
 def _matching_script() -> bytes:

@@ -32,7 +32,7 @@ from reference.routing.protocol import (
     UnknownOperation,
 )
 from reference.routing.subscription import decode_headers
-from tests.routing.needs_nats import require_nats_server
+from tests.system_packages import require_nats_server
 
 DEADLINE = 10  # seconds: generous, for a busy machine; nothing waits this long when it works
 

@@ -18,7 +18,7 @@ from reference.routing import nats_server
 from reference.routing.client import State, connect
 from reference.routing.nats_server import kill, monitoring, run_nats_cluster, run_nats_server
 from reference.routing.reconnect import ReconnectBufferFull
-from tests.routing.needs_nats import require_nats_server
+from tests.system_packages import require_nats_server
 
 DEADLINE = 10  # seconds, generous; a healthy run takes a fraction of one
 

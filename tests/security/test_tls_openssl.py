@@ -6,8 +6,8 @@ import pytest
 import trio
 
 from reference.security.tls import serve_tls, server_context
-from tests.security.needs_openssl import openssl_executable
 from tests.security.tls_fixtures import PIPE, PKI, Identity, make_pki, read_until, running
+from tests.system_packages import openssl_executable
 
 DEADLINE = 10  # seconds
 
