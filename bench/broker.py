@@ -49,6 +49,7 @@ from reference.routing.subjects import (
     parse_subject,
 )
 from reference.tools.background import TrioThread
+from reference.tools.nats_py import settle
 
 PAYLOAD = bytes(128)
 FANOUTS = (1, 10, 100)
@@ -57,21 +58,6 @@ REPETITIONS = 3
 SUBSCRIPTIONS = 10_000
 VOCABULARY = [f"w{number}" for number in range(12)]
 NATS_SERVER_SKIPPED = "nats-server comparison skipped: apt-get install nats-server"
-
-
-async def settle(client: nats.NATS) -> None:
-    """Return once the server has handled everything `client` sent before."""
-    inbox = client.new_inbox()
-    arrived = asyncio.Event()
-
-    async def on_probe(msg):
-        arrived.set()
-
-    probe = await client.subscribe(inbox, cb=on_probe)
-    await client.publish(inbox, b"")
-    await client.flush()
-    await arrived.wait()
-    await probe.unsubscribe()
 
 
 async def fanout_run(port: int, subscribers: int) -> float:

@@ -20,6 +20,7 @@ import pytest
 
 from reference.routing.broker import Broker
 from reference.tools.background import TrioThread
+from reference.tools.nats_py import settle
 
 DEADLINE = 20.0
 
@@ -36,21 +37,6 @@ def run(scenario: Callable[..., Awaitable[None]], *args: object) -> None:
 
 async def connect(port: int) -> nats.NATS:
     return await nats.connect(f"nats://127.0.0.1:{port}", allow_reconnect=False)
-
-
-async def settle(client: nats.NATS) -> None:
-    """Return once the broker has handled everything `client` sent before."""
-    inbox = client.new_inbox()
-    arrived = asyncio.Event()
-
-    async def on_probe(msg):
-        arrived.set()
-
-    probe = await client.subscribe(inbox, cb=on_probe)
-    await client.publish(inbox, b"")
-    await client.flush()
-    await arrived.wait()
-    await probe.unsubscribe()
 
 
 async def collect(client: nats.NATS, subject: str, **options: object) -> list:
