@@ -26,6 +26,29 @@ class Lamport:
         return self.time
 
 
+class ReceiveTakesTheMinimum(Lamport):
+    """min for max: a message from the past drags the clock back."""
+
+    def on_receive(self, timestamp):
+        self.time = min(self.time, timestamp) + 1
+        return self.time
+
+
+class SendDoesNotTick(Lamport):
+    """Stamps a message with the time of the last event, without counting the send."""
+
+    def on_send(self):
+        return self.time
+
+
+class LamportReceiveThenTick(Lamport):
+    """Right, written another way: catch up with the stamp, then count the receive as a tick."""
+
+    def on_receive(self, timestamp):
+        self.time = max(self.time, timestamp)
+        return self.tick()
+
+
 class ForgetsThePlusOne(Lamport):
     """Takes the max on receive, but does not count the receive itself."""
 
@@ -599,6 +622,8 @@ MUTANTS = {
         JumpsOnlyWhenBehind,
         ReturnsWithoutStoring,
         StartsAtZeroAlways,
+        ReceiveTakesTheMinimum,
+        SendDoesNotTick,
     ],
     "check_vector_clock": [
         ComparesSums,
@@ -640,7 +665,7 @@ MUTANTS = {
 }
 
 ALTERNATIVES = {
-    "check_lamport_clock": [LamportWithEvents, LamportByMaxOfSuccessors],
+    "check_lamport_clock": [LamportWithEvents, LamportByMaxOfSuccessors, LamportReceiveThenTick],
     "check_vector_clock": [VectorOfSets, VectorByLessOrEqual],
     "check_causal_buffer": [BufferPerSender, BufferWithIndexes],
     "check_grant_vote": [vote_by_tuples, vote_with_kwargs],

@@ -210,6 +210,46 @@ class WindowAsDeque:
         return True
 
 
+class BitmapWindow:
+    """Right: RFC 4303's bitmap as a Python int, bit k standing for highest - k."""
+
+    def __init__(self, size):
+        self.size, self.highest, self.bitmap = size, None, 0
+
+    def slide(self, seq):
+        shift = self.size if self.highest is None else seq - self.highest
+        self.bitmap = ((self.bitmap << shift) | 1) & self.mask()
+        self.highest = seq
+
+    def mask(self):
+        return (1 << self.size) - 1
+
+    def accept(self, seq):
+        if self.highest is None or seq > self.highest:
+            self.slide(seq)
+            return True
+        behind = self.highest - seq
+        if behind >= self.size or self.bitmap >> behind & 1:
+            return False
+        self.bitmap |= 1 << behind
+        return True
+
+
+class BitmapSlidesByOne(BitmapWindow):
+    """Moves the bitmap one place whatever the jump: old numbers keep the wrong bits."""
+
+    def slide(self, seq):
+        self.bitmap = ((self.bitmap << 1) | 1) & self.mask()
+        self.highest = seq
+
+
+class BitmapMaskOneShort(BitmapWindow):
+    """Masks to size - 1 bits: the oldest number in the window forgets it was seen."""
+
+    def mask(self):
+        return (1 << (self.size - 1)) - 1
+
+
 # --- Task 3: verify a token -------------------------------------------------------------------
 
 
@@ -479,6 +519,8 @@ MUTANTS = {
         ForgetsToSlide,
         SizeAlways64,
         NeverForgets,
+        BitmapSlidesByOne,
+        BitmapMaskOneShort,
     ],
     "check_verify_token": [
         token_skew_wrong_sign,
@@ -503,7 +545,7 @@ MUTANTS = {
 
 ALTERNATIVES = {
     "check_verify_mac": [mac_with_imported_compare, mac_updated_piecewise],
-    "check_replay_window": [Window, WindowAsDeque],
+    "check_replay_window": [Window, WindowAsDeque, BitmapWindow],
     "check_verify_token": [token_with_table],
     "check_secure_link": [Link, LinkOverWireHeader, LinkOverBytesLayout],
 }
