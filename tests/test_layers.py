@@ -23,6 +23,7 @@ LAYERS = {
     "routing": 2,
     "order": 2,
     "security": 2,
+    "debug": 2,
     "capstone": 3,
 }
 MAX_LINES = 375  # "about 350": short enough to read in one sitting; split a module past it

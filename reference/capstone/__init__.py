@@ -1,0 +1,1 @@
+"""The capstone (chapter 08): a secure, reliable, causally ordered group chat."""

@@ -1,0 +1,1 @@
+"""Tools for debugging distributed algorithms on the simulator: explore, replay, shrink, search."""
