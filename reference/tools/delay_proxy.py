@@ -29,15 +29,23 @@ router. End of stream is forwarded after the last delayed chunk.
 Timers fire late, never early: on Linux an event loop sleeps in whole
 milliseconds, so a 1 ms delay costs 1 to 2 ms in practice. Measure the
 round trip rather than assume it.
+
+A proxy on the path sees every byte, which is the point of the last use:
+`tap(direction, chunk)`, if given, is called with each chunk as it passes
+("to server" or "to client"), so a chapter can show what an eavesdropper
+on the wire reads with and without TLS (delay 0 makes a plain wiretap).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import trio
 
 CHUNK_SIZE = 16384
+
+Tap = Callable[[str, bytes], None]
 
 
 async def delay_forward(
@@ -46,17 +54,21 @@ async def delay_forward(
     delay: float,
     *,
     max_queued_chunks: int = 256,
+    tap: Callable[[bytes], None] | None = None,
 ) -> None:
     """Copy `source` to `sink`, each chunk arriving `delay` seconds late.
 
     Returns after the source ends and everything has been delivered; then
     it half-closes `sink` if it can (`send_eof`), so the far side sees EOF.
+    `tap(chunk)`, if given, sees each chunk as it is read.
     """
     queue_in, queue_out = trio.open_memory_channel[tuple[float, bytes]](max_queued_chunks)
 
     async def read() -> None:
         async with queue_in:
             while chunk := await source.receive_some(CHUNK_SIZE):
+                if tap is not None:
+                    tap(chunk)
                 await queue_in.send((trio.current_time() + delay, chunk))
 
     async def write() -> None:
@@ -73,7 +85,7 @@ async def delay_forward(
 
 
 async def _proxy_connection(
-    target_host: str, target_port: int, delay: float, client: trio.SocketStream
+    target_host: str, target_port: int, delay: float, tap: Tap | None, client: trio.SocketStream
 ) -> None:
     try:
         server = await trio.open_tcp_stream(target_host, target_port)
@@ -82,8 +94,18 @@ async def _proxy_connection(
     async with server:
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(delay_forward, client, server, delay)
-                nursery.start_soon(delay_forward, server, client, delay)
+                nursery.start_soon(
+                    functools.partial(delay_forward, tap=_direction(tap, "to server")),
+                    client,
+                    server,
+                    delay,
+                )
+                nursery.start_soon(
+                    functools.partial(delay_forward, tap=_direction(tap, "to client")),
+                    server,
+                    client,
+                    delay,
+                )
         except* (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # one side hung up abruptly: closing both is all a proxy can do
 
@@ -95,6 +117,7 @@ async def serve_delay_proxy(
     target_host: str = "127.0.0.1",
     port: int = 0,
     host: str = "127.0.0.1",
+    tap: Tap | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Accept connections and relay each to the target with `delay` added each way.
@@ -104,5 +127,9 @@ async def serve_delay_proxy(
     """
     listeners = await trio.open_tcp_listeners(port, host=host)
     task_status.started(listeners[0].socket.getsockname()[1])
-    handler = functools.partial(_proxy_connection, target_host, target_port, delay)
+    handler = functools.partial(_proxy_connection, target_host, target_port, delay, tap)
     await trio.serve_listeners(handler, listeners)
+
+
+def _direction(tap: Tap | None, direction: str) -> Callable[[bytes], None] | None:
+    return None if tap is None else functools.partial(tap, direction)

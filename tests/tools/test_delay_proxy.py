@@ -124,3 +124,26 @@ async def test_a_proxy_to_nowhere_closes_the_client_and_keeps_serving():
                     assert data == b""
         unused.close()
         nursery.cancel_scope.cancel()
+
+
+async def test_a_tap_sees_every_byte_each_way_in_order():
+    seen = {"to server": b"", "to client": b""}
+
+    def tap(direction, chunk):
+        seen[direction] += chunk
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, echo, 0, host="127.0.0.1"))
+        echo_port = listeners[0].socket.getsockname()[1]
+        proxy_port = await nursery.start(partial(serve_delay_proxy, echo_port, 0, tap=tap))
+        with trio.fail_after(10):
+            async with await trio.open_tcp_stream("127.0.0.1", proxy_port) as stream:
+                sent = b"".join(b"secret %d;" % n for n in range(100))
+                await stream.send_all(sent)
+                await stream.send_eof()
+                reply = b""
+                while data := await stream.receive_some():
+                    reply += data
+        nursery.cancel_scope.cancel()
+    assert reply == sent
+    assert seen == {"to server": sent, "to client": sent}
