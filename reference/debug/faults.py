@@ -14,9 +14,10 @@ as plain data, a `Schedule`:
   on that link, ``(src, dst, nth)``, not by its global id: leaving out a
   fault early in the run renumbers the ids of every later message, but
   not the messages of the other links, nor the earlier ones of this link.
-  A delay is the arrival time minus the send time, nudged by the last bit
-  so that the replay's ``send + delay`` lands on the recorded arrival;
-  a copy still in flight at the end waits forever (``inf``).
+  A delay is the arrival time minus the send time; since the arrival was
+  computed as ``send + delay``, the replay's ``send + (arrival - send)``
+  lands on it again, to the bit (a test checks this). A copy still in
+  flight at the end waits forever (``inf``).
 - the timed faults, as the trace's own events: `Crash`, `Start` (a
   restart: a start of a node that had started before), `Partition` and
   `Heal`.
@@ -34,8 +35,8 @@ changed schedule is a different run, deterministic all the same: that is
 all the shrinker (reference/debug/shrink.py) needs.
 
 Limits: `record` assumes links without a bandwidth limit (the queueing time
-would count twice), and timed faults scheduled before the run (as
-`call_at` does), so that ties at one instant break the same way.
+would count twice), and timed faults that the recorded run scheduled before
+it started (with `call_at`), so that ties at one instant break the same way.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from reference.net.links import Fixed, Link, fate
@@ -88,7 +89,7 @@ class Schedule:
     until: float
     link: Link = Link()
     plain_delay: float = 0.01
-    faults: tuple[Fault, ...] = field(default=())
+    faults: tuple[Fault, ...] = ()
 
     def describe(self) -> list[str]:
         """One line per fault, in time order."""
@@ -138,7 +139,7 @@ def record(sim: Simulation, *, plain_delay: float | None = None) -> Schedule:
             ):
                 continue
             ids = () if event.msg_id in lost else (event.msg_id, *copies.get(event.msg_id, ()))
-            delays = tuple(_delay(event.time, ends.get(msg_id, math.inf)) for msg_id in ids)
+            delays = tuple(ends.get(msg_id, math.inf) - event.time for msg_id in ids)
             nth = sent[event.src, event.dst]
             faults.append(MessageFault(event.src, event.dst, nth, delays, event.time))
         elif isinstance(event, Crash | Partition | Heal):
@@ -159,16 +160,6 @@ def _cut_when_sent(events: list, index: int) -> bool:
         and after.reason == "partition"
         and after.time == send.time
     )
-
-
-def _delay(sent: float, arrived: float) -> float:
-    """A delay with ``sent + delay == arrived`` exactly, in floating point."""
-    delay = arrived - sent
-    while sent + delay < arrived:
-        delay = math.nextafter(delay, math.inf)
-    while sent + delay > arrived:
-        delay = math.nextafter(delay, -math.inf)
-    return delay
 
 
 class Replay(Simulation):
