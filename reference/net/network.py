@@ -14,9 +14,9 @@ depend on time or I/O:
   not know;
 - the fate of a message: `_send` numbers it, records the `Send`, drops it if
   a partition cuts the link (`Partitions`, the one partition rule) or the
-  `Link` loses it (`fate`, the one draw of loss, duplication and delay),
-  records a `Duplicate` for an extra copy, and asks the host to carry each
-  copy (`_carry`); `_arrive` records what becomes of a copy when it arrives:
+  `Link` loses it (`_fate`: by default `fate`, the one draw of loss,
+  duplication and delay), records a `Duplicate` for an extra copy, and asks
+  the host to carry each copy (`_carry`); `_arrive` records what becomes of a copy when it arrives:
   dropped because the node is down or the link is cut by then, or delivered;
 - the faults: `partition`, `heal` and `crash`, each recorded as its event;
 - the rest of the trace: a node's start, a timer that fires, a note (also
@@ -27,6 +27,11 @@ to imitate, or None) and `_carry(host, dst, link, delay, msg_id, msg)`
 (deliver one copy after `delay` seconds, or at once if `delay` is None, by
 calling `_arrive`). Its per-node contexts have `node_id`, `factory`,
 `storage`, `node` (None while down), `timers` and `crash()`.
+
+`_fate(src, dst, link)` is the one hook for where a message's fate comes
+from: a host that replays a recorded run (reference/debug/faults.py)
+overrides it to read the fates from a schedule instead of the RNG. Left
+alone, it draws exactly what `fate` draws, so traces do not change.
 
 A host may also lose a copy for a reason of its own, and records a `Drop`
 saying why; `send` never raises for it, since a handler that sends must not
@@ -149,6 +154,12 @@ class Network:
     ) -> None:
         raise NotImplementedError
 
+    def _fate(self, src: str, dst: str, link: Link | None) -> tuple[float | None, ...]:
+        """The delays of the copies of the message `src` is sending to `dst` now
+        (None: at once), the original first; () if it is lost. Override it to
+        take fates from somewhere other than the RNG."""
+        return (None,) if link is None else fate(link, self.random)
+
     def _send(self, host: Any, dst: str, msg: Any) -> None:
         if host.node is None:
             raise NodeDown(host.node_id, "send")
@@ -163,7 +174,7 @@ class Network:
             record(Drop(now, src, dst, msg_id, "partition"))
             return
         link = self._link(src, dst)
-        delays = (None,) if link is None else fate(link, self.random)
+        delays = self._fate(src, dst, link)
         if not delays:
             record(Drop(now, src, dst, msg_id, "loss"))
             return
