@@ -63,7 +63,7 @@ class Step:
 
     def touches(self, nodes: Collection[str]) -> bool:
         """Whether an event of this step involves one of `nodes`."""
-        return any(node in nodes for node in Trace(self.events).nodes())
+        return any(involves(event, nodes) for event in self.events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +82,13 @@ class Recording:
     def find(
         self, after: int, kind: str | None = None, nodes: Collection[str] | None = None
     ) -> Step | None:
-        """The first step after step number `after` with an event of `kind`
-        (any step if None) touching `nodes` (any node if None)."""
+        """The first step after step number `after` with an event of `kind` (any
+        step if None) that involves one of `nodes` (any node if None)."""
         for step in self.steps[max(after, 0) :]:
-            if kind is not None and kind not in step.kinds:
+            events = [e for e in step.events if kind is None or e.kind == kind]
+            if kind is not None and not events:
                 continue
-            if nodes is None or step.touches(nodes):
+            if nodes is None or any(involves(event, nodes) for event in events):
                 return step
         return None
 
@@ -119,6 +120,12 @@ def record(
             )
         )
     return Recording(sim.trace, sim.node_ids, steps, truncated=True)
+
+
+def involves(event: Event, nodes: Collection[str]) -> bool:
+    """Whether `event` is about one of `nodes` (a heal of every link is about all of them)."""
+    named = Trace([event]).nodes()
+    return not named or any(node in nodes for node in named)
 
 
 def default_describe(node: Node) -> Mapping[str, Any] | str:
