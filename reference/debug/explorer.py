@@ -61,6 +61,7 @@ class Explorer:
         self,
         recording: Recording,
         *,
+        step: int | None = None,
         label: Callable[[Any], str] | None = None,
         figsize: tuple[float, float] | None = None,
     ) -> None:
@@ -73,6 +74,8 @@ class Explorer:
         self.visible = list(recording.steps)
         self.position = len(self.visible) - 1
         self._widget: Any = None
+        if step is not None:
+            self.go_to(step)
 
     def __repr__(self) -> str:
         return f"<Explorer at step {self.step.number} of {len(self.recording.steps)}>"
@@ -182,6 +185,13 @@ class Explorer:
             rows.append([key, *((state or {}).get(key, "") for state in states.values())])
         return _table("nodes", ["", *states], rows, limit=None)
 
+    def show(self) -> None:
+        """Display the current step's diagram and tables (what reads without a kernel)."""
+        from IPython.display import HTML, display
+
+        display(self.figure())
+        display(HTML(self.tables_html()))
+
     # -- The widget
 
     def widget(self) -> Any:
@@ -268,18 +278,14 @@ def explore(
 ) -> Explorer:
     """Record `sim` up to `until`, display the explorer at `step` (default: the last),
     then that step's diagram and tables as static output; return the `Explorer`."""
-    from IPython.display import HTML, display
+    from IPython.display import display
 
-    explorer = Explorer(
-        record(sim, until, max_events=max_events, describe=describe), label=label, figsize=figsize
-    )
-    if step is not None:
-        explorer.go_to(step)
+    recording = record(sim, until, max_events=max_events, describe=describe)
+    explorer = Explorer(recording, step=step, label=label, figsize=figsize)
     view = explorer.widget()._repr_mimebundle_()
-    view["text/plain"] = f"trace explorer over {len(explorer.recording.steps)} steps"
+    view["text/plain"] = f"trace explorer over {len(recording.steps)} steps"
     display(view, raw=True)
-    display(explorer.figure())
-    display(HTML(explorer.tables_html()))
+    explorer.show()
     return explorer
 
 
