@@ -148,7 +148,7 @@ class Explorer:
                     "timers",
                     ["node", "timer", "due"],
                     [
-                        [t.node, str(t.name), f"{t.due:.4f}"]
+                        [t.node, short_text(t.name), f"{t.due:.4f}"]
                         for t in step.timers
                         if t.node in self.nodes
                     ],

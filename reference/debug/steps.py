@@ -23,20 +23,22 @@ Looking changes nothing: the trace is the one `sim.run(until)` would write.
 A run that never ends by itself (Raft's heartbeats go on for ever) is cut
 off at `max_events` steps, so a recording stays a few megabytes at most.
 
-Values are turned into text at once, with `reference.net.trace.plain`
-(sets sorted, the same whatever the hash seed), so a step keeps what the
-node was then, not a reference to what it has become since.
+Values are turned into short text at once (`short_text`: sets sorted, the
+same whatever the hash seed; a long list costs only its first items), so a
+step keeps what the node was then, not a reference to what it has become
+since.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import reprlib
+from collections.abc import Callable, Collection, Mapping, Sized
 from dataclasses import dataclass
 from typing import Any
 
 from reference.net.node import Node
 from reference.net.simnet import InFlight, PendingTimer, Simulation
-from reference.net.trace import Event, Trace, plain
+from reference.net.trace import Event, Trace
 
 Describe = Callable[[Node], Mapping[str, Any] | str]
 
@@ -137,18 +139,29 @@ def default_describe(node: Node) -> Mapping[str, Any] | str:
 
 
 def short_text(value: Any, width: int = 40) -> str:
-    """`value` as at most `width` characters: strings as they are, the rest as the
-    repr of its plain form (sets sorted, tuples as lists).
+    """`value` as at most `width` characters: a string as it is, anything else as a
+    short repr (`reprlib`: a few items of each container, sets and dict keys sorted,
+    so the text is the same whatever the hash seed), after its length if it is long.
 
     An object without a `__repr__` of its own shows as its type, ``<KVStore>``,
     never as an address that changes from run to run.
     """
-    data = plain(value)
-    if type(value).__repr__ is object.__repr__:
+    if isinstance(value, str):
+        text = value
+    elif type(value).__repr__ is object.__repr__:
         text = f"<{type(value).__name__}>"
     else:
-        text = data if isinstance(data, str) else repr(data)
+        text = _SHORT.repr(value)
+        if isinstance(value, Sized) and len(value) > _SHORT.maxlist:
+            text = f"({len(value)}) {text}"
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# A long log or history costs only its first few items, however long it grows.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxset = _SHORT.maxdict = _SHORT.maxdeque = 4
+_SHORT.maxstring = _SHORT.maxother = 40
 
 
 def _state(sim: Simulation, name: str, describe: Describe) -> dict[str, str] | None:

@@ -176,7 +176,8 @@ def test_a_run_without_end_stops_at_max_events():
 
 
 def test_short_text_is_the_same_whatever_the_hash_seed_and_never_an_address():
-    assert short_text({"s3", "s1", "s2"}) == "['s1', 's2', 's3']"
+    assert short_text({"s3", "s1", "s2"}) == "{'s1', 's2', 's3'}"
+    assert short_text(list(range(100))) == "(100) [0, 1, 2, 3, ...]"
     assert short_text(object()) == "<object>"
     assert short_text("x" * 50, width=10) == "x" * 9 + "…"
 
@@ -246,11 +247,17 @@ def test_the_widget_follows_its_slider_and_buttons():
     assert isinstance(image, ipywidgets.Image) and bytes(image.value).startswith(b"\x89PNG")
 
 
-def test_the_node_filter_widget_narrows_the_slider():
+def test_the_node_filter_widget_narrows_the_slider_and_stays_near_the_step():
     explorer = raft_explorer(until=0.5)
     box = explorer.widget()
+    slider = box.children[0].children[0]
+    middle = len(explorer.recording.steps) * 2 // 3
+    slider.value = middle
     box.children[2].value = ("s2",)
-    assert box.children[0].children[0].max == len(explorer.visible) < len(explorer.recording.steps)
+    kept = [step for step in explorer.recording.steps if step.touches(["s2"])]
+    assert slider.max == len(kept) < len(explorer.recording.steps) < middle * 2
+    assert explorer.step == next(step for step in kept if step.number >= middle)
+    assert slider.value == kept.index(explorer.step) + 1
 
 
 # -- Without a browser: a static figure and table
