@@ -116,6 +116,8 @@ class Explorer:
     # -- Pictures of the current step
 
     def figure(self) -> Figure:
+        """The space-time diagram up to the step, on the whole run's time axis (so it grows
+        to the right as you step), the step's events ringed."""
         steps = self.recording.steps
         return draw(
             self.recording.trace_until(self.step),
@@ -128,6 +130,7 @@ class Explorer:
         )
 
     def tables_html(self) -> str:
+        """What the step did, the nodes' states, messages in flight, timers and cut links."""
         step = self.step
         head = f"<b>step {step.number} of {len(self.recording.steps)}</b> · t = {step.time:.4f} s"
         done = "".join(f"<li>{html.escape(self.event_text(e))}</li>" for e in step.events)
@@ -292,6 +295,8 @@ def explore(
 def _table(
     title: str, header: list[str], rows: list[list[Any]], limit: int | None = MAX_ROWS
 ) -> str:
+    if not rows:
+        return f"<p>{html.escape(title)}: none</p>"
     shown = rows if limit is None else rows[:limit]
     cells = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
@@ -299,6 +304,4 @@ def _table(
     )
     more = "" if len(shown) == len(rows) else f"<p>… and {len(rows) - len(shown)} more</p>"
     head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
-    if not rows:
-        return f"<p>{html.escape(title)}: none</p>"
     return f"<p>{html.escape(title)}</p><table><tr>{head}</tr>{cells}</table>{more}"

@@ -70,7 +70,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """A run as steps; `truncated` if it stopped at `max_events` with work left."""
+    """A run as steps; `truncated` if recording stopped at `max_events` steps (the run may
+    have had more to do)."""
 
     trace: Trace
     nodes: list[str]
