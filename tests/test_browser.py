@@ -228,4 +228,35 @@ def move_the_deadline_slider(page) -> None:
     output.screenshot(path=SCREENSHOTS / "chapter-00-widget.png")
 
 
-CHAPTER_CHECKS = {"00-start-here": move_the_deadline_slider}
+def step_through_the_raft_run(page) -> None:
+    """Chapter 06's trace explorer: the slider and the buttons move its state table."""
+    state = page.locator(".widget-html .trace-explorer").first
+    widget = page.locator(".jp-Cell-outputArea", has=state)
+    scroll_to_the_middle(state)
+    last = state.inner_text().split(" · ")[0]  # "step N of N": it opens at the last step
+    steps = last.split()[-1]
+    assert last == f"step {steps} of {steps}", last
+    handle = widget.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    handle.press("Home")
+    playwright.expect(state).to_contain_text(f"step 1 of {steps}", timeout=RENDER_WITHIN_MS)
+    next_note = widget.get_by_role("button", name="next note")
+    roles, terms = state.locator("tr", has_text="role"), state.locator("tr", has_text="term")
+    playwright.expect(roles).not_to_contain_text("candidate")
+    next_note.click()
+    playwright.expect(state).to_contain_text("candidate in term 1", timeout=RENDER_WITHIN_MS)
+    playwright.expect(roles).to_contain_text("candidate")
+    playwright.expect(terms).to_contain_text("1")
+    next_note.click()
+    playwright.expect(state).to_contain_text("leader in term 1", timeout=RENDER_WITHIN_MS)
+    playwright.expect(roles).to_contain_text("leader")
+    before = state.inner_text().split(" · ")[0]
+    widget.get_by_role("button", name="next ▶").click()
+    playwright.expect(state).not_to_contain_text(before, timeout=RENDER_WITHIN_MS)
+    widget.screenshot(path=SCREENSHOTS / "chapter-06-explorer.png")
+
+
+CHAPTER_CHECKS = {
+    "00-start-here": move_the_deadline_slider,
+    "06-order-and-consistency": step_through_the_raft_run,
+}

@@ -51,6 +51,13 @@ that happened is `sim.trace` (see `reference.net.trace`), and
 `sim.trace.text()` is its byte-exact serialization; `on_note`, if given,
 sees each note as a node writes it.
 
+Between events, three read-only views show what the trace cannot yet say
+(`reference.debug.explorer` steps through a run with them):
+`in_flight()`, the copies on their way and when they will arrive;
+`pending_timers()`, the timers set and not yet fired or cancelled; and
+`cut_links`, the directed links a partition has cut. Looking changes
+nothing: no random draw, no event, the same trace.
+
 What happens to each message, the faults and the trace are the host
 contract shared with the UDP runtime (`reference.net.network.Network`, the
 base class); this module adds virtual time, per-link settings, bandwidth
@@ -62,12 +69,33 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, NamedTuple
 
 from reference.net.links import Clock, Link
 from reference.net.network import Network
 from reference.net.node import Node, NodeDown, NodeFactory
 from reference.net.trace import Note
+
+# --- What a look inside shows ---------------------------------------------------
+
+
+class InFlight(NamedTuple):
+    """A copy of a message on its way: it arrives (or is dropped) at `arrival`."""
+
+    src: str
+    dst: str
+    msg_id: int
+    msg: Any
+    arrival: float
+
+
+class PendingTimer(NamedTuple):
+    """A timer `name` of `node`, due at true time `due`."""
+
+    node: str
+    name: Hashable
+    due: float
+
 
 # --- The simulation -------------------------------------------------------------
 
@@ -185,6 +213,32 @@ class Simulation(Network):
             self.now = until
         return processed
 
+    # -- Looking inside (read-only)
+
+    def in_flight(self) -> list[InFlight]:
+        """The copies on their way, earliest arrival first."""
+        return [
+            InFlight(*args, time)
+            for time, _, action, args in sorted(self._heap, key=_when)
+            if action == self._deliver
+        ]
+
+    def pending_timers(self) -> list[PendingTimer]:
+        """The timers set and neither fired nor cancelled (nor lost in a crash), earliest first."""
+        timers = [
+            (time, *args) for time, _, action, args in self._heap if action is self._fire_timer
+        ]
+        return [
+            PendingTimer(host.node_id, name, time)
+            for time, host, name, token in sorted(timers, key=lambda timer: (timer[0], timer[3]))
+            if host.timers.get(name) == token
+        ]
+
+    @property
+    def cut_links(self) -> frozenset[tuple[str, str]]:
+        """The directed links `(src, dst)` that partitions have cut now."""
+        return frozenset(self._partitions.cut)
+
     # -- The machinery
 
     def _schedule(self, time: float, action: Callable[..., Any], *args: Any) -> None:
@@ -226,3 +280,8 @@ class Simulation(Network):
 
     def _fire(self, host: _Host, name: Hashable, token: int) -> None:
         self._timer_fired(host, name)
+
+
+def _when(entry: tuple) -> tuple[float, int]:
+    """A queue entry's place: its time, then the order it was scheduled in."""
+    return entry[0], entry[1]

@@ -33,7 +33,10 @@ Each kind of event in a `reference.net.trace.Trace` is drawn like this:
 
 A message still in flight when the run stops has no fate, so no arrow.
 Only messages sent or ended between `start` and `end`, between two nodes
-that are drawn, appear.
+that are drawn, appear. Events passed as `highlight` get a gold ring where
+they happened (a send on the sender's line, a delivery or drop on the
+receiver's, a partition or heal as a gold line across the picture): the
+trace explorer (`reference.debug.explorer`) marks the step it shows.
 
 `draw` returns a matplotlib `Figure` built directly, not through pyplot,
 so drawing touches no global state; Jupyter shows it as an image.
@@ -42,7 +45,7 @@ so drawing touches no global state; Jupyter shows it as an image.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reference.net.links import Partitions
@@ -51,6 +54,7 @@ from reference.net.trace import (
     Deliver,
     Drop,
     Duplicate,
+    Event,
     Heal,
     Note,
     Partition,
@@ -74,16 +78,18 @@ def draw(
     label: Callable[[Any], str] | None = None,
     max_labels: int = 40,
     figsize: tuple[float, float] | None = None,
+    highlight: Sequence[Event] = (),
 ) -> Figure:
     """The space-time diagram of `trace` (or of `start`..`end`) as a Figure.
 
     `nodes` picks and orders the lifelines (default: every node, in the
     order they first appear). Message labels are drawn when at most
     `max_labels` messages are in view; `label(msg)` turns a message into
-    its label (default: `short_label`).
+    its label (default: `short_label`). The events in `highlight` are
+    ringed in gold.
     """
     return _SpaceTimeDiagram(trace, nodes, start, end, label or short_label).draw(
-        max_labels, figsize
+        max_labels, figsize, highlight
     )
 
 
@@ -93,6 +99,7 @@ _MESSAGE = "#1f77b4"
 _COPY = "#ff7f0e"
 _LOST = "#d62728"
 _RESTART = "#2ca02c"
+_HIGHLIGHT = "#f2b400"
 
 
 class _SpaceTimeDiagram:
@@ -114,7 +121,9 @@ class _SpaceTimeDiagram:
             self.end = self.start + 1.0
         self.label = label
 
-    def draw(self, max_labels: int, figsize: tuple[float, float] | None) -> Figure:
+    def draw(
+        self, max_labels: int, figsize: tuple[float, float] | None, highlight: Sequence[Event]
+    ) -> Figure:
         # Imported here, not at the top: matplotlib takes a second to import,
         # and the simulator, which records traces, should start fast.
         from matplotlib.figure import Figure
@@ -126,6 +135,7 @@ class _SpaceTimeDiagram:
         self._lifelines(ax)
         self._messages(ax, max_labels)
         self._node_events(ax)
+        self._highlight(ax, highlight)
         ax.set_yticks(range(len(self.nodes)), self.nodes)
         ax.set_ylim(len(self.nodes) - 0.5, -0.7)
         ax.set_xlim(self.start, self.end + 0.02 * (self.end - self.start))
@@ -237,6 +247,24 @@ class _SpaceTimeDiagram:
                 y = self.row[event.node]
                 ax.text(event.time, y + 0.3, event.text, fontsize=7, color="#555555", ha="left")
 
+    def _highlight(self, ax: Any, events: Sequence[Event]) -> None:
+        for event in events:
+            if isinstance(event, Partition | Heal):
+                ax.axvline(event.time, color=_HIGHLIGHT, lw=2, zorder=1)
+                continue
+            node = _line_of(event)
+            if node in self.row and self._in_view(event.time):
+                ax.plot(
+                    [event.time],
+                    [self.row[node]],
+                    marker="o",
+                    ms=16,
+                    mfc="none",
+                    mec=_HIGHLIGHT,
+                    mew=2.5,
+                    zorder=6,
+                )
+
     def _partitions(self, ax: Any) -> None:
         partitions = Partitions()  # the hosts' own rule, replayed from the recorded events
         since = self.start
@@ -258,7 +286,7 @@ class _SpaceTimeDiagram:
         ax.text(
             since,
             -0.55,
-            "partition: " + _describe_cut(cut),
+            "partition: " + describe_cut(cut),
             fontsize=7,
             color="#6a3d9a",
             ha="left",
@@ -271,7 +299,15 @@ def _typical_flight_time(arrows: list) -> float:
     return flights[len(flights) // 2] if flights else 1.0
 
 
-def _describe_cut(cut: set[tuple[str, str]]) -> str:
+def _line_of(event: Event) -> str:
+    """The lifeline an event sits on: a send's sender, a delivery's or drop's receiver."""
+    if isinstance(event, Send | Duplicate):
+        return event.src
+    return event.dst if isinstance(event, Deliver | Drop) else event.node
+
+
+def describe_cut(cut: Collection[tuple[str, str]]) -> str:
+    """Cut links as text: ``a↔b`` cut both ways, ``a→b`` one way (at most four, then a count)."""
     pairs = sorted(cut)
     two_way = [(a, b) for a, b in pairs if a < b and (b, a) in cut]
     one_way = [(a, b) for a, b in pairs if (b, a) not in cut]
