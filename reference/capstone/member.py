@@ -90,7 +90,14 @@ RETRANSMIT_BACKOFF = Backoff(initial=0.5, multiplier=2.0, cap=8.0, jitter=0.5)
 
 @dataclass(frozen=True, slots=True)
 class Guarantees:
-    """Which of the member's guarantees are on (all, unless a chapter shows one off)."""
+    """Which of the member's guarantees are on (all, unless a chapter shows one off).
+
+    Off, `verify_signatures` lets a tampering broker's changes and forgeries
+    show; `causal_order` lets a reply show before its question. With causal
+    order on, `deduplicate` off shows nothing twice (the vector rule refuses a
+    copy, whose number is not the next one), but each copy then waits in the
+    hold-back queue for good, as it never becomes deliverable; with both off,
+    copies are shown."""
 
     verify_signatures: bool = True
     deduplicate: bool = True
@@ -131,6 +138,7 @@ class ChatMember(Node):
         ack_delay: float = 0.05,
         max_held: int = 256,
         max_catch_up: int = 64,
+        max_remembered: int = 512,
     ) -> None:
         if len(parse_subject(f"chat.{room}.{name}")) != 3:
             raise ValueError("a room and a member name are one subject token each")
@@ -149,6 +157,7 @@ class ChatMember(Node):
         self.ack_delay = ack_delay
         self.max_held = max_held
         self.max_catch_up = max_catch_up
+        self.max_remembered = max_remembered
         self.shown: list[Shown] = []
         self.refused: Counter[str] = Counter()  # reason -> how many refused
         self.delivered = VectorClock()
@@ -157,6 +166,13 @@ class ChatMember(Node):
         self._held: list[tuple[ChatMessage, bytes]] = []
         self._owed_digests: set[str] = set()
         self._attempts: dict[int, int] = {}
+        self._opened: dict[bytes, ChatMessage | Digest] = {}  # envelope -> what it said
+        self._last_digest: tuple[Digest, bytes] | None = None
+
+    @property
+    def held_back(self) -> int:
+        """How many posts wait in the hold-back queue for their causal past."""
+        return len(self._held)
 
     @property
     def room_subject(self) -> str:
@@ -185,13 +201,16 @@ class ChatMember(Node):
         ):
             self.refused["not a message from the broker"] += 1
             return
-        try:
-            item = open_envelope(
-                self.public_keys, msg[2], self.room, verify=self.guarantees.verify_signatures
-            )
-        except EnvelopeRefused as refusal:
-            self.refused[type(refusal).__name__] += 1
-            return
+        item = self._opened.get(msg[2]) if isinstance(msg[2], bytes) else None
+        if item is None:
+            try:
+                item = open_envelope(
+                    self.public_keys, msg[2], self.room, verify=self.guarantees.verify_signatures
+                )
+            except EnvelopeRefused as refusal:
+                self.refused[type(refusal).__name__] += 1
+                return
+            self._remember(msg[2], item)
         if isinstance(item, Digest):
             self._on_digest(item)
         else:
@@ -201,7 +220,7 @@ class ChatMember(Node):
         if name == ANTI_ENTROPY:
             self._publish_digest()
         elif name == SEND_DIGESTS:
-            envelope = sign_digest(self.signing_key, self._digest())
+            envelope = self._signed_digest()
             for member in sorted(self._owed_digests):
                 self._publish(self.direct_subject(member), envelope)
             self._owed_digests.clear()
@@ -224,6 +243,7 @@ class ChatMember(Node):
         clock.increment(self.name)
         message = ChatMessage(self.name, seq, self.room, text, reply_to, clock)
         envelope = sign_post(self.signing_key, message)
+        self._remember(envelope, message)
         storage["next_seq"] = seq + 1
         if self.others:
             storage["unacked"][str(seq)] = list(self.others)
@@ -243,12 +263,13 @@ class ChatMember(Node):
             return
         if not self.guarantees.causal_order:
             self._show(message, envelope)
-            return
-        if len(self._held) >= self.max_held:
+        elif deliverable(message.author, message.clock, self.delivered):
+            self._show(message, envelope)
+            self._show_what_is_ready()
+        elif len(self._held) < self.max_held:
+            self._held.append((message, envelope))
+        else:
             self.refused["hold-back queue full"] += 1  # it will come again
-            return
-        self._held.append((message, envelope))
-        self._show_what_is_ready()
 
     def _show_what_is_ready(self) -> None:
         progress = True
@@ -301,13 +322,27 @@ class ChatMember(Node):
         self.shown.append(shown)
         return shown
 
+    def _remember(self, envelope: bytes, item: ChatMessage | Digest) -> None:
+        """Keep what `envelope` said: the same bytes again need no second check."""
+        if len(self._opened) >= self.max_remembered:
+            del self._opened[next(iter(self._opened))]  # the oldest
+        self._opened[envelope] = item
+
     def _digest(self) -> Digest:
         return Digest(self.name, self.room, self.delivered.copy())
+
+    def _signed_digest(self) -> bytes:
+        """The digest of what is shown now, signed (again only if it changed)."""
+        if self._last_digest is None or self._last_digest[0].shown != self.delivered:
+            digest = self._digest()
+            self._last_digest = (digest, sign_digest(self.signing_key, digest))
+            self._remember(self._last_digest[1], digest)
+        return self._last_digest[1]
 
     def _publish_digest(self) -> None:
         self.ctx.send(self.broker, ("sub", self.room_subject))
         self.ctx.send(self.broker, ("sub", self.direct_subject(self.name)))
-        self._publish(self.room_subject, sign_digest(self.signing_key, self._digest()))
+        self._publish(self.room_subject, self._signed_digest())
         interval = self.anti_entropy_interval * (0.5 + self.ctx.random.random())
         self.ctx.set_timer(interval, ANTI_ENTROPY)
 
