@@ -255,6 +255,9 @@ class ChatMember(Node):
     # -- Receiving
 
     def _on_post(self, message: ChatMessage, envelope: bytes) -> None:
+        if message.author == self.name and message.id not in self._envelopes:
+            self.refused["a post in this member's name that it never made"] += 1
+            return
         if message.author != self.name:
             self._owe_digest(message.author)
         if self.guarantees.deduplicate and (
