@@ -56,7 +56,7 @@ BROKER = "broker"
 NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy")
 HEAL_AT = 30.0
 QUIET_STEP = 5.0
-SETTLE_LIMIT = 200.0
+SETTLE_LIMIT = 60.0
 HEALED_LINK = Link(delay=Uniform(0.005, 0.05))
 ALL_ON = Guarantees()
 DRAW = "draw"  # tampering=DRAW: let the seed decide whether and how the broker cheats
