@@ -11,7 +11,8 @@ Layers, lowest first; a module imports only from its own layer or below
 1. `tools/` and `wire/`: helpers for notebooks and tests, and what travels
    on the wire;
 2. `rpc/` and `net/`: calls over streams, and nodes over a network;
-3. `delivery/`, `routing/`, `order/` and `security/`;
+3. `delivery/`, `routing/`, `order/` and `security/`, and `debug/` (tools that
+   explore, replay, shrink and search runs of the algorithms beside it);
 4. the capstone.
 
 Chapter by chapter:
@@ -32,15 +33,18 @@ Chapter by chapter:
                          delivery/reliable (acks, retries, windows),
                          delivery/durable_queue (SQLite), delivery/queue_file (opening and
                          checking its file), delivery/wal_check (SQLite's write-ahead log,
-                         read frame by frame), delivery/worker (a Trio consumer)
+                         read frame by frame), delivery/worker (a Trio consumer);
+                         debug/faults (a run's faults as data, replayed exactly),
+                         debug/shrink (the fewest faults that still fail), debug/planted
+                         (planted bugs: a forgetful receiver, a log-blind vote rule)
 05 routing               routing/subjects (subjects, wildcards, the subscription trie),
                          routing/queue_groups (balancing policies), routing/operations and
                          routing/protocol (the NATS protocol: events, writer, sans-I/O
                          reader), routing/broker, routing/broker_connection and
                          routing/outbound (the broker), routing/authorization (its hook for
-                         credentials), routing/client, routing/connection,
-                         routing/subscription, routing/inbox and routing/reconnect (the
-                         client), routing/nats_server (real nats-server processes),
+                         credentials), routing/client, routing/client_errors,
+                         routing/connection, routing/subscription, routing/inbox and
+                         routing/reconnect (the client), routing/nats_server (real nats-server processes),
                          tools/nats_py (a barrier for the real client, nats-py);
                          routing/distance_vector(_runs) and routing/gossip(_runs) (nodes)
 06 order and consistency order/clocks, order/happens_before; order/broadcast, order/causal,
@@ -49,7 +53,8 @@ Chapter by chapter:
                          order/raft_scenarios; order/history, order/models,
                          order/linearizability, order/timeline, order/simulated;
                          order/crdt (G- and PN-counters); order/etcd_cluster,
-                         order/etcd_partition and order/etcd_history (a real etcd cluster)
+                         order/etcd_partition and order/etcd_history (a real etcd cluster);
+                         debug/steps and debug/explorer (a run step by step, a widget)
 07 security              security/envelopes (canonical, HMAC, Ed25519), security/aead
                          (ChaCha20-Poly1305, counter nonces), security/channel (X25519 + HKDF),
                          security/replay (replay windows), security/tokens (bearer tokens),
@@ -57,5 +62,12 @@ Chapter by chapter:
                          security/permissions and security/broker_auth (the broker's
                          per-subject permissions from a token), security/adversary and
                          security/attack_scenarios (an attacker on the simulator)
+08 capstone              capstone/chat_message (signed posts and digests), capstone/member
+                         (one chat member, a node), capstone/relay (the broker on the
+                         simulator), capstone/campaign and capstone/chat_checks (a fault
+                         campaign and its checker); capstone/credentials,
+                         capstone/secure_broker (mutual TLS + tokens), capstone/state_file,
+                         capstone/process_host, capstone/terminal, capstone/process_runs and
+                         capstone/__main__ (the same member as a real process)
 == ===================== ==============================================================
 """
