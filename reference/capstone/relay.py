@@ -32,7 +32,8 @@ cheats on what `victim` publishes, in one of four `TAMPER_MODES`:
 - ``"forge"``: forwards it, and also a post of its own making: the same
   envelope claimed as the next post of another subscriber (the first by
   name), with another text and the victim's signature;
-- ``"replay"``: forwards it, and a copy of the victim's previous publish;
+- ``"replay"``: forwards it, and then again the victim's previous publish to
+  the same subject since the cheating began (the first one twice);
 - ``"drop"``: does not forward it at all.
 
 Members that verify signatures refuse the first two (`BadSignature`) and
