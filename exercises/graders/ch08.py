@@ -237,8 +237,8 @@ class ReferenceEditingMember(ChatMember):
         return reference_resolve_edits(self.shown)
 
 
-class EditScript:
-    """What the grader makes the members do in one run, and what they were asked."""
+class ChatScript:
+    """What the grader makes the members do in one run (post, edit), and what they posted."""
 
     def __init__(self, sim, rng):
         self.sim, self.rng = sim, rng
@@ -286,7 +286,7 @@ def editing_simulation(EditingMember, seed, members):
         member = functools.partial(EditingMember, name, ROOM, names, private[name], public)
         sim.add_node(name, member)
     _schedule_faults(sim, faults)
-    script = EditScript(sim, rng)
+    script = ChatScript(sim, rng)
     for _ in range(8):
         sim.call_at(rng.uniform(0.5, HEAL_AT), script.post, rng.choice(names))
     for _ in range(4):
@@ -317,7 +317,10 @@ EDIT_HINT = (
     "edit(message_id, text) is self.post(EDIT_PREFIX + text, reply_to=message_id): a reply, "
     "so causal order keeps it after its target, signed and delivered like any post."
 )
-TEXTS_HINT = "texts is resolve_edits(self.shown): computed from what was shown, not its order."
+TEXTS_HINT = (
+    "texts is resolve_edits(self.shown), from what was shown and not from the order it was "
+    "shown in (and resolve_edits must pass Task 1's check)."
+)
 
 
 def edit_problem(script, sim):
@@ -487,7 +490,7 @@ def flood_simulation(TokenBucket, seed):
     private, public = member_keys(names)
     for name in names:
         sim.add_node(name, functools.partial(ChatMember, name, ROOM, names, private[name], public))
-    script = EditScript(sim, rng)
+    script = ChatScript(sim, rng)
     for number in range(FLOOD["posts"]):
         sim.call_at(FLOOD["from"] + number * FLOOD["every"], script.post, FLOODER)
     for _ in range(12):
