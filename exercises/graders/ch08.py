@@ -107,7 +107,9 @@ ALICE_FIXES = shown_item("alice", 2, EDIT_PREFIX + "hi (alice)", {"alice": 2, "b
 CAROL_EDITS = shown_item("carol", 1, EDIT_PREFIX + "hi (carol)", {"alice": 1, "carol": 1},
                          HELLO.id)  # fmt: skip
 DAVE_EDITS = shown_item("dave", 1, EDIT_PREFIX + "hi (dave)", {"alice": 1, "dave": 1}, HELLO.id)
-ERIN_EDITS = shown_item("erin", 1, EDIT_PREFIX + "hi (erin)", {"alice": 1, "erin": 2}, HELLO.id)
+CAROL_READ_MORE = shown_item(  # carol had also read bob's message: her clock sums to 3
+    "carol", 1, EDIT_PREFIX + "hi (carol)", {"alice": 1, "bob": 1, "carol": 1}, HELLO.id
+)
 EDIT_OF_EDIT = shown_item("carol", 2, EDIT_PREFIX + "edited edit", {"alice": 1, "bob": 2,
                           "carol": 2}, BOB_EDITS.id)  # fmt: skip
 OF_UNKNOWN = shown_item("bob", 2, EDIT_PREFIX + "what?", {"alice": 3, "bob": 2}, ("alice", 3))
@@ -138,10 +140,10 @@ HAND_CASES = [  # (what it tries, shown, hint)
      "carol's and dave's edits are concurrent with equal sums of their clocks: the larger "
      "author name wins, whichever was shown last."),
     ("concurrent edits, the larger sum by the smaller name, shown first",
-     [HELLO, ERIN_EDITS, DAVE_EDITS],
+     [HELLO, LUNCH, CAROL_READ_MORE, DAVE_EDITS],
      "Between concurrent edits the larger sum of the clock wins; names only break a tie."),
     ("concurrent edits, the larger sum by the smaller name, shown last",
-     [HELLO, DAVE_EDITS, ERIN_EDITS],
+     [HELLO, LUNCH, DAVE_EDITS, CAROL_READ_MORE],
      "Between concurrent edits the larger sum of the clock wins; names only break a tie."),
     ("an edit of an edit", [HELLO, BOB_EDITS, EDIT_OF_EDIT],
      "An edit whose target is itself an edit is ignored: it changes nothing, and is not in "

@@ -72,6 +72,16 @@ def latest_first_shown(shown):
     return _resolve_by(shown, better)
 
 
+def latest_then_largest_author(shown):
+    """Causality right, but concurrent edits broken by the author alone, not the sum first."""
+
+    def better(a, b, _):
+        order = VectorClock(a.clock).compare(VectorClock(b.clock))
+        return order is Order.AFTER or (order is Order.CONCURRENT and a.author > b.author)
+
+    return _resolve_by(shown, better)
+
+
 def edits_kept_as_messages(shown):
     """Returns the edits too, each with its own text."""
     return {**{item.id: item.text for item in shown}, **reference_resolve_edits(shown)}
@@ -361,6 +371,7 @@ MUTANTS = {
         sum_ties_by_arrival,
         smallest_rank_wins,
         latest_first_shown,
+        latest_then_largest_author,
         edits_kept_as_messages,
         prefix_kept,
         edit_of_edit_applied_to_root,
