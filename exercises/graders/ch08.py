@@ -82,7 +82,7 @@ def shown_item(author, seq, text, clock, reply_to=None):
 
 
 def describe_shown(shown):
-    """A list of Shown in a line: alice#1 'hi' {alice:1}, bob#1 edits alice#1 ..."""
+    """A list of Shown in a line: [alice#1 'hi' {alice:1}; bob#2 re alice#1 '/edit yo' {...}]"""
     parts = []
     for item in shown:
         clock = ",".join(f"{name}:{count}" for name, count in item.clock.items())
