@@ -80,7 +80,7 @@ from reference.capstone.chat_message import (
 from reference.delivery.reliable import Backoff
 from reference.net.node import Node
 from reference.order.causal import deliverable
-from reference.order.clocks import Order, VectorClock
+from reference.order.clocks import VectorClock
 from reference.routing.subjects import parse_subject
 from reference.security.envelopes import EnvelopeRefused
 
@@ -147,8 +147,8 @@ class ChatMember(Node):
         self.name, self.room, self.broker = name, room, broker
         self.others = sorted(set(roster) - {name})
         self.signing_key = Ed25519PrivateKey.from_private_bytes(signing_key)
-        self.public_keys = {
-            member: Ed25519PublicKey.from_public_bytes(key) for member, key in directory.items()
+        self.public_keys = {  # only the room's members are trusted, whoever else has a key
+            member: Ed25519PublicKey.from_public_bytes(directory[member]) for member in roster
         }
         self.on_show = on_show
         self.guarantees = guarantees
@@ -209,6 +209,7 @@ class ChatMember(Node):
                 )
             except EnvelopeRefused as refusal:
                 self.refused[type(refusal).__name__] += 1
+                self.ctx.note(f"refused: {type(refusal).__name__}")
                 return
             self._remember(msg[2], item)
         if isinstance(item, Digest):
@@ -304,8 +305,6 @@ class ChatMember(Node):
         lacking.sort(key=self._position.__getitem__)
         for message_id in lacking[: self.max_catch_up]:
             self._publish(self.direct_subject(digest.member), self._envelopes[message_id])
-        if digest.shown.compare(self.delivered) in (Order.AFTER, Order.CONCURRENT):
-            self._owe_digest(digest.member)  # it has what this member lacks: ask it
 
     # -- Showing and sending
 
