@@ -34,12 +34,12 @@ from reference.capstone.campaign import (
     QUIET_STEP,
     ROOM,
     SETTLE_LIMIT,
-    _heal,
-    _quiet,
-    _schedule_faults,
     chat_permissions,
     draw_faults,
+    heal_everything,
+    is_quiet,
     member_keys,
+    schedule_faults,
 )
 from reference.capstone.chat_checks import Posted, check_chat
 from reference.capstone.member import ChatMember, Shown, UnknownMessage
@@ -287,7 +287,7 @@ def editing_simulation(EditingMember, seed, members):
     for name in names:
         member = functools.partial(EditingMember, name, ROOM, names, private[name], public)
         sim.add_node(name, member)
-    _schedule_faults(sim, faults)
+    schedule_faults(sim, faults)
     script = ChatScript(sim, rng)
     for _ in range(8):
         sim.call_at(rng.uniform(0.5, HEAL_AT), script.post, rng.choice(names))
@@ -295,14 +295,14 @@ def editing_simulation(EditingMember, seed, members):
         sim.call_at(rng.uniform(2.0, HEAL_AT), script.edit, rng.choice(names))
     for _ in range(3):
         sim.call_at(rng.uniform(2.0, HEAL_AT), script.edit, *rng.sample(names, 2))
-    sim.call_at(HEAL_AT, _heal, sim, names)
+    sim.call_at(HEAL_AT, heal_everything, sim, names)
     return sim, names, script
 
 
 def run_to_quiet(run_simulation, sim, names):
     """Run past the heal until the chat is quiet (as the campaign does)."""
     run_simulation(HEAL_AT)
-    while sim.now < HEAL_AT + SETTLE_LIMIT and not _quiet(sim, names):
+    while sim.now < HEAL_AT + SETTLE_LIMIT and not is_quiet(sim, names):
         run_simulation(sim.now + QUIET_STEP)
 
 

@@ -154,12 +154,12 @@ def run_chat(
             ChatMember, name, ROOM, names, private[name], public, guarantees=guarantees
         )
         sim.add_node(name, member)
-    _schedule_faults(sim, faults)
+    schedule_faults(sim, faults)
     for _ in range(posts):
         sim.call_at(rng.uniform(0.5, HEAL_AT), _post, run, rng.choice(names), rng)
-    sim.call_at(HEAL_AT, _heal, sim, names)
+    sim.call_at(HEAL_AT, heal_everything, sim, names)
     sim.run(until=HEAL_AT)
-    while sim.now < HEAL_AT + SETTLE_LIMIT and not _quiet(sim, names):
+    while sim.now < HEAL_AT + SETTLE_LIMIT and not is_quiet(sim, names):
         sim.run(until=sim.now + QUIET_STEP)
     shown = {name: sim.node(name).shown for name in names}
     run.verdict = check_chat(run.posted, shown, seed=seed)
@@ -171,7 +171,8 @@ def run_campaign(seeds: Iterable[int], **options) -> list[Verdict]:
     return [run_chat(seed, **options).verdict for seed in seeds]
 
 
-def _schedule_faults(sim: Simulation, faults: Faults) -> None:
+def schedule_faults(sim: Simulation, faults: Faults) -> None:
+    """Put the faults of one run on the simulator's schedule (all before `HEAL_AT`)."""
     for name, start, stop in faults.partitions:
         sim.call_at(start, sim.partition, [name], [BROKER])
         sim.call_at(stop, sim.heal, [name], [BROKER])
@@ -198,14 +199,16 @@ def _restart_if_down(sim: Simulation, name: str) -> None:
         sim.restart(name)
 
 
-def _heal(sim: Simulation, names: Sequence[str]) -> None:
+def heal_everything(sim: Simulation, names: Sequence[str]) -> None:
+    """Heal every partition, restart every member that is down, and calm the links."""
     sim.heal()
     for name in names:
         _restart_if_down(sim, name)
         sim.set_link(name, BROKER, HEALED_LINK)
 
 
-def _quiet(sim: Simulation, names: Sequence[str]) -> bool:
+def is_quiet(sim: Simulation, names: Sequence[str]) -> bool:
+    """Nothing unacknowledged, nothing held back, and every member has shown the same."""
     members = [sim.node(name) for name in names]
     if any(sim.storage(name)["unacked"] for name in names):
         return False
