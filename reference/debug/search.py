@@ -19,6 +19,13 @@ the live node objects that returns None when all is well and a sentence
 saying what is wrong otherwise. The first violation stops the search, and
 its *path*, the list of steps from the start, is the counterexample.
 
+A property of node states alone cannot tell a lost message from one still
+in flight: in abstract time any message may stay in flight for ever. Loss
+shows where the run is *over*: `final(nodes)`, if given, is checked in
+every state where nothing is in flight and no timer is pending ("once all
+is quiet, b has the message"), and a lost message with no retry left
+breaks it.
+
 *State hashing*: different orders often lead to the same state (a delivers
 to b then c to b, or the other way round). With `hashing=True` the search
 remembers every state it has explored, and from how deep, and does not
@@ -99,6 +106,7 @@ class Replay:
 class _Search:
     world: World
     invariant: Invariant
+    final: Invariant | None
     losses: int | None
     duplicates: int | None
     hashing: bool
@@ -112,9 +120,11 @@ class _Search:
         """Depth first from `state` with `left` steps to go; the first violation found."""
         self.states += 1
         self.deepest = max(self.deepest, len(self.path))
+        world, path = self.world, self.path
+        if self.final is not None and not state.in_flight and not any(state.timers):
+            return self.final(world.nodes)  # the run is over: nothing can happen any more
         if left == 0:
             return None
-        world, path = self.world, self.path
         steps = world.steps(state, losses=losses != 0, duplicates=duplicates != 0)
         for step in steps:
             lost = step.kind == "drop"
@@ -149,6 +159,7 @@ def search(
     invariant: Invariant,
     *,
     depth: int,
+    final: Invariant | None = None,
     losses: int | None = None,
     duplicates: int | None = 0,
     hashing: bool = True,
@@ -157,14 +168,16 @@ def search(
     """Explore every run of at most `depth` steps of the nodes `factories` builds.
 
     Returns the first path to a state where `invariant` fails, or an empty
-    path and no violation. `losses` and `duplicates` bound the faults (None:
-    any number). With `shortest`, the path is one of the fewest steps.
+    path and no violation. `final`, if given, is checked where the run is
+    over (nothing in flight, no timer pending). `losses` and `duplicates`
+    bound the faults (None: any number). With `shortest`, the path is one
+    of the fewest steps.
     """
     if depth < 0:
         raise ValueError(f"depth must be at least 0, got {depth}")
     totals = [0, 0, 0]
     for bound in range(0 if shortest else depth, depth + 1):
-        run = _Search(World(factories), invariant, losses, duplicates, hashing)
+        run = _Search(World(factories), invariant, final, losses, duplicates, hashing)
         initial = run.world.start()
         problem = run.invariant(run.world.nodes)
         if problem is None:
