@@ -150,7 +150,8 @@ def test_hashing_visits_fewer_states_for_the_same_verdict():
         plain = search(cluster(node), INVARIANT, depth=6, hashing=False)
         assert hashed.found == plain.found == (node is ForgetfulElectionNode)
         assert hashed.states * 5 < plain.states
-    assert plain.states == 235_666  # every path of at most 6 steps, the correct rule
+        if node is ElectionNode:
+            assert plain.states == 235_666  # every path of at most 6 steps
 
 
 def test_the_generic_copy_explores_the_same_states_as_a_snapshot():
