@@ -12,14 +12,17 @@ Run: .venv/bin/python bench/explore.py
 2. The planted bug (`forgetful_vote`, two leaders in one term): how many of
    SEEDS random runs on the simulator (5% loss, 1-3 ms links) expose it,
    and how many states the search needs to find its shortest path.
-3. A slot for the shrinker's figures (events before / after), filled where
-   the shrinker lives.
+3. The shrinker (reference/debug/shrink.py) on the two planted bugs of
+   reference/debug/planted.py, over SHRINK_SEEDS failing seeds each: faults
+   and trace events before and after, replays needed, wall seconds. The
+   shrink factor is events before / events after; `shrink_factor` is the
+   smallest over every seed of both bugs (the worst case, not the mean).
 
 Every timing is the best of REPEATS runs. The last line is JSON:
 `search_states_per_s` (with hashing), `search_states_per_s_no_hashing`,
 `search_states` and `search_states_no_hashing` (states for the verdict),
-`random_seeds_exposing` of `random_seeds`, `search_states_to_bug`, and the
-shrinker's figures when there are any.
+`random_seeds_exposing` of `random_seeds`, `search_states_to_bug`,
+`shrink_factor` (the worst seed) and `shrink_factor_median`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import json
 import time
 
+from reference.debug import faults, planted, shrink
 from reference.debug.raft_election import (
     ElectionNode,
     ForgetfulElectionNode,
@@ -40,10 +44,46 @@ HASHED_DEPTH = 8
 PLAIN_DEPTH = 6  # without hashing the tree grows about 10x a step: keep it to seconds
 SEEDS = 1_000
 REPEATS = 3
+SHRINK_SEEDS = 4  # failing seeds per planted bug
+
+
+SHRINK_CASES = {  # name: (run of a seed, how to rebuild its nodes, the property it breaks)
+    "ch04 forgetful receiver": (
+        planted.transfer_run,
+        planted.build_transfer(),
+        planted.exactly_once_in_order,
+    ),
+    "ch06 log-blind vote rule": (
+        planted.raft_run,
+        planted.build_raft(),
+        planted.committed_entries_agree,
+    ),
+}
 
 
 def shrink_figures() -> dict:
-    return {}  # slot: the maintainer fills it from the shrinker ("shrink_factor": before / after)
+    print("The shrinker on the planted bugs (the first failing seeds of each)")
+    print(f"{'bug':<26}{'seed':>5}{'faults':>14}{'events':>16}{'factor':>8}{'replays':>9}{'s':>7}")
+    factors = []
+    for name, (run, build, fails) in SHRINK_CASES.items():
+        seeds = (seed for seed in range(1_000) if fails(run(seed)))
+        for seed in [next(seeds) for _ in range(SHRINK_SEEDS)]:
+            start = time.perf_counter()
+            result = shrink.shrink(build, faults.record(run(seed)), fails)
+            seconds = time.perf_counter() - start
+            before, after = result.before, result.after
+            factors.append(result.factor)
+            print(
+                f"{name:<26}{seed:>5}{before.faults:>7} → {after.faults:<4}"
+                f"{before.events:>8} → {after.events:<5}{result.factor:>8.1f}"
+                f"{result.trials:>9}{seconds:>7.2f}"
+            )
+    factors.sort()
+    print()
+    return {
+        "shrink_factor": round(factors[0], 1),
+        "shrink_factor_median": round(factors[len(factors) // 2], 1),
+    }
 
 
 def timed_search(depth: int, hashing: bool):

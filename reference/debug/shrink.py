@@ -16,9 +16,12 @@ Three moves, repeated until none changes anything:
    a safety property: once it fails in a run it stays failed, so a shorter
    prefix of a failing run either fails or does not. Faults after the new
    end are then left out (if the run still fails without them).
-2. *Move faults earlier*: each crash, restart, partition and heal, in time
-   order, to the earliest event time (after the fault before it) at which
-   the run still fails, by bisection; an early fault makes a short run.
+2. *Move faults earlier*: first all the crashes, restarts, partitions and
+   heals together, keeping the gaps between them (a scene such as "cut the
+   leader off, restart it, heal" usually needs all its steps in order),
+   then each one alone, in time order, to the earliest event time (after
+   the fault before it) at which the run still fails, by bisection; early
+   faults make a short run.
 3. *Delta debugging* (`ddmin`, Zeller and Hildebrandt, 2002) over the
    faults: try each of n chunks alone, then each complement (everything
    but one chunk); keep the first that fails and start again, else double
@@ -136,7 +139,8 @@ def shrink(
     trials = _Trials(build, fails)
     before = Size(len(schedule.faults), len(first.trace))
     while True:
-        shrunk = _minimal(trials, _earlier(trials, _trim(trials, schedule)) if trim else schedule)
+        moved = _earlier(trials, _together(trials, _trim(trials, schedule))) if trim else schedule
+        shrunk = _minimal(trials, moved)
         if shrunk == schedule:
             break
         schedule = shrunk
@@ -169,6 +173,31 @@ def _trim(trials: _Trials, schedule: Schedule) -> Schedule:
     if trials.failure(shorter) is not None:
         return shorter
     return replace(schedule, until=until)
+
+
+def _together(trials: _Trials, schedule: Schedule) -> Schedule:
+    """Every timed fault moved earlier by one offset: the largest (bisected) that still fails."""
+    timed = [fault.time for fault in schedule.faults if not isinstance(fault, MessageFault)]
+    if not timed:
+        return schedule
+    first = min(timed)
+    times = sorted({e.time for e in replay(trials.build, schedule).trace if e.time < first})
+    low, high = 0, len(times)  # shifted so the first fault is at times[high] (or unshifted) fails
+    while low < high:
+        middle = (low + high) // 2
+        if trials.failure(_shifted(schedule, times[middle] - first)) is not None:
+            high = middle
+        else:
+            low = middle + 1
+    return _shifted(schedule, times[high] - first) if high < len(times) else schedule
+
+
+def _shifted(schedule: Schedule, offset: float) -> Schedule:
+    faults = tuple(
+        fault if isinstance(fault, MessageFault) else replace(fault, time=fault.time + offset)
+        for fault in schedule.faults
+    )
+    return replace(schedule, faults=faults)
 
 
 def _earlier(trials: _Trials, schedule: Schedule) -> Schedule:
