@@ -54,7 +54,9 @@ Chapter by chapter:
                          order/linearizability, order/timeline, order/simulated;
                          order/crdt (G- and PN-counters); order/etcd_cluster,
                          order/etcd_partition and order/etcd_history (a real etcd cluster);
-                         debug/steps and debug/explorer (a run step by step, a widget)
+                         debug/steps and debug/explorer (a run step by step, a widget);
+                         debug/search_world and debug/search (every order of events, with
+                         state hashing), debug/raft_election (Raft's election, for the search)
 07 security              security/envelopes (canonical, HMAC, Ed25519), security/aead
                          (ChaCha20-Poly1305, counter nonces), security/channel (X25519 + HKDF),
                          security/replay (replay windows), security/tokens (bearer tokens),
