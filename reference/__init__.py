@@ -44,8 +44,8 @@ Chapter by chapter:
                          routing/outbound (the broker), routing/authorization (its hook for
                          credentials), routing/client, routing/client_errors,
                          routing/connection, routing/subscription, routing/inbox and
-                         routing/reconnect (the client), routing/nats_server (real nats-server processes),
-                         tools/nats_py (a barrier for the real client, nats-py);
+                         routing/reconnect (the client), routing/nats_server (real
+                         nats-server processes), tools/nats_py (a barrier for nats-py);
                          routing/distance_vector(_runs) and routing/gossip(_runs) (nodes)
 06 order and consistency order/clocks, order/happens_before; order/broadcast, order/causal,
                          order/total_order, order/broadcast_checks, order/broadcast_scenarios;
