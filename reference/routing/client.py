@@ -31,14 +31,22 @@ larger deadline needs nothing more, and nothing is threaded through.
 
 from __future__ import annotations
 
-import enum
 import itertools
+import ssl
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 import trio
 
+from reference.routing.client_errors import (
+    ClientError,
+    ConnectionClosed,
+    MaxPayloadExceeded,
+    NoServersAvailable,
+    ServerError,
+    State,
+)
 from reference.routing.connection import CONNECTION_ERRORS, connect_options, open_connection, serve
 from reference.routing.inbox import Inbox, raise_if_no_responders
 from reference.routing.operations import (
@@ -58,33 +66,6 @@ from reference.routing.operations import (
 from reference.routing.protocol import DEFAULT_MAX_PAYLOAD, ProtocolReader
 from reference.routing.reconnect import Outbox, backoff_delay, parse_server
 from reference.routing.subscription import Subscription, encode_headers
-
-
-class State(enum.Enum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    CLOSED = "closed"
-
-
-class ClientError(Exception):
-    """Something the client cannot do."""
-
-
-class NoServersAvailable(ClientError):
-    """No server of the list answered the first time round."""
-
-
-class ConnectionClosed(ClientError):
-    """The client is closed, or gave up reconnecting."""
-
-
-class MaxPayloadExceeded(ClientError):
-    """A message larger than the server's max_payload (from its INFO)."""
-
-
-class ServerError(ClientError):
-    """The server answered -ERR to something sent before this flush or request."""
 
 
 class _PongWaiter:
@@ -121,6 +102,8 @@ class Client:
         max_reconnect_attempts: int | None = 60,
         reconnect_buffer_size: int = 8 * 1024 * 1024,
         pending_msgs_limit: int = 65536,
+        token: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not servers:
             raise ValueError("connect needs at least one server")
@@ -131,6 +114,8 @@ class Client:
         self.reconnect_wait_max = reconnect_wait_max
         self.max_reconnect_attempts = max_reconnect_attempts
         self.pending_msgs_limit = pending_msgs_limit
+        self.token = token  # sent in every CONNECT, as "auth_token"
+        self.ssl_context = ssl_context  # TLS from the first byte, on every (re)connection
         self.state = State.CONNECTING
         self.server: tuple[str, int] | None = None  # the one we are connected to
         self.server_info: dict = {}
@@ -265,7 +250,7 @@ class Client:
 
     # --- keeping connected ---------------------------------------------------------------
 
-    async def _connect_first(self) -> tuple[int, trio.SocketStream, ProtocolReader]:
+    async def _connect_first(self) -> tuple[int, trio.abc.Stream, ProtocolReader]:
         """Dial each server once, in order; the first that answers, or `NoServersAvailable`."""
         failures = []
         for index, (host, port) in enumerate(self.servers):
@@ -303,14 +288,15 @@ class Client:
                 return (index, *await self._dial(index))
         return None
 
-    async def _dial(self, index: int) -> tuple[trio.SocketStream, ProtocolReader]:
+    async def _dial(self, index: int) -> tuple[trio.abc.Stream, ProtocolReader]:
         """Open a connection to server `index`; once it is up to date, we are connected."""
         stream, reader, info = await open_connection(
             self.servers[index],
-            connect_options(self.name),
+            connect_options(self.name, self.token),
             self._dispatch,
             self._replay,
             self.connect_timeout,
+            self.ssl_context,
         )
         self.server_info = info.options
         self.server = self.servers[index]

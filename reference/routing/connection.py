@@ -16,10 +16,17 @@ event to `on_event` and a writer that sends whatever waits in the outbox,
 many operations per `send_all`. Either side failing (EOF, a reset, bytes
 that are not the protocol) ends both, and the client decides what next.
 Every byte goes through `ProtocolReader` and `encode`: no second parser.
+
+With an `ssl.SSLContext`, the connection is TLS from the first byte (as
+nats-server's ``tls_first``, and as a broker behind `trio.SSLStream`
+expects): the handshake, checking the server's certificate against the
+host name dialled, comes before INFO. With a token, CONNECT carries it as
+``"auth_token"``, where nats-py puts ``nats.connect(token=...)``.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 
 import trio
@@ -54,8 +61,8 @@ CONNECTION_ERRORS = (
 )
 
 
-def connect_options(name: str) -> dict:
-    return {
+def connect_options(name: str, token: str | None = None) -> dict:
+    options = {
         "verbose": False,
         "pedantic": False,
         "name": name,
@@ -65,6 +72,9 @@ def connect_options(name: str) -> dict:
         "headers": True,
         "no_responders": True,  # a request nobody subscribes to is answered at once with 503
     }
+    if token is not None:
+        options["auth_token"] = token
+    return options
 
 
 async def open_connection(
@@ -73,11 +83,15 @@ async def open_connection(
     on_event: Callable[[Event], None],
     replay: Callable[[], bytes],
     timeout: float,
-) -> tuple[trio.SocketStream, ProtocolReader, Info]:
+    ssl_context: ssl.SSLContext | None = None,
+) -> tuple[trio.abc.Stream, ProtocolReader, Info]:
     """Dial, do the handshake within `timeout` seconds, send `replay()`; the open connection."""
     with trio.fail_after(timeout):
-        stream = await trio.open_tcp_stream(*address)
+        stream: trio.abc.Stream = await trio.open_tcp_stream(*address)
         try:
+            if ssl_context is not None:
+                stream = trio.SSLStream(stream, ssl_context, server_hostname=address[0])
+                await stream.do_handshake()
             reader = ProtocolReader(CLIENT)
             info = await receive_event(stream, reader)
             if not isinstance(info, Info):
@@ -96,7 +110,7 @@ async def open_connection(
     return stream, reader, info
 
 
-async def receive_event(stream: trio.SocketStream, reader: ProtocolReader) -> Event:
+async def receive_event(stream: trio.abc.Stream, reader: ProtocolReader) -> Event:
     """The next event from the server; `ConnectionLost` at the end of the stream."""
     while (event := reader.next_event()) is NEED_DATA:
         reader.feed(await stream.receive_some(RECEIVE_SIZE))
@@ -106,7 +120,7 @@ async def receive_event(stream: trio.SocketStream, reader: ProtocolReader) -> Ev
 
 
 async def serve(
-    stream: trio.SocketStream,
+    stream: trio.abc.Stream,
     reader: ProtocolReader,
     outbox: Outbox,
     on_event: Callable[[Event], None],
