@@ -147,8 +147,8 @@ class ChatMember(Node):
         self.name, self.room, self.broker = name, room, broker
         self.others = sorted(set(roster) - {name})
         self.signing_key = Ed25519PrivateKey.from_private_bytes(signing_key)
-        self.public_keys = {
-            member: Ed25519PublicKey.from_public_bytes(key) for member, key in directory.items()
+        self.public_keys = {  # only the room's members are trusted, whoever else has a key
+            member: Ed25519PublicKey.from_public_bytes(directory[member]) for member in roster
         }
         self.on_show = on_show
         self.guarantees = guarantees
@@ -209,6 +209,7 @@ class ChatMember(Node):
                 )
             except EnvelopeRefused as refusal:
                 self.refused[type(refusal).__name__] += 1
+                self.ctx.note(f"refused: {type(refusal).__name__}")
                 return
             self._remember(msg[2], item)
         if isinstance(item, Digest):

@@ -245,3 +245,14 @@ def test_the_relay_enforces_the_tokens_and_members_resubscribe_after_its_restart
     sim.run(until=10.0)
     assert texts(sim, "bob") == texts(sim, "carol") == ["right after the restart"]
     assert sim.storage("alice")["unacked"] == {}
+
+
+def test_a_key_in_the_directory_but_not_on_the_roster_is_not_trusted():
+    _, everyone = member_keys((*NAMES, "mallory"))
+    sim = chat(names=("alice", "bob"))
+    sim.add_node(
+        "carol", functools.partial(ChatMember, "carol", "r1", NAMES, PRIVATE["carol"], everyone)
+    )
+    sim.run(until=0.5)
+    arrive(sim, "carol", post_envelope("mallory", 1, "hello"))
+    assert sim.node("carol").refused == {"UnknownKey": 1}
