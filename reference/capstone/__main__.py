@@ -14,7 +14,8 @@ Three commands, each one process::
 (`reference/capstone/secure_broker.py`) and prints ``{"listening":
 ["127.0.0.1", port]}`` once it listens (``--port 0`` picks a free port).
 `member` runs the terminal (`reference/capstone/terminal.py`); with
-``--json`` it speaks JSON lines, for programs and tests. ``--room`` is
+``--json`` it speaks JSON lines, for programs and tests, and with
+``--script FILE`` it reads its commands from a file. ``--room`` is
 checked against the credentials: a member's room is in its token.
 Everything listens on and dials 127.0.0.1 unless told otherwise.
 """
@@ -31,7 +32,7 @@ import trio
 
 from reference.capstone.credentials import load_member, setup
 from reference.capstone.secure_broker import SecureBroker
-from reference.capstone.terminal import Terminal, run_member, stdin_lines
+from reference.capstone.terminal import Terminal, run_member, script_lines, stdin_lines
 
 DEFAULT_PORT = 4222
 
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     member.add_argument("--broker-port", type=int, default=DEFAULT_PORT)
     member.add_argument("--broker-host", default="127.0.0.1")
     member.add_argument("--json", action="store_true", help="JSON lines out, for programs")
+    member.add_argument("--script", help="read the commands from this file, not standard input")
     return parser
 
 
@@ -101,7 +103,7 @@ async def _member(arguments: argparse.Namespace) -> None:
     await run_member(
         credentials,
         arguments.broker_port,
-        stdin_lines(),
+        script_lines(arguments.script) if arguments.script else stdin_lines(),
         terminal,
         host=arguments.broker_host,
     )

@@ -53,6 +53,7 @@ class LineProcess:
         self.name = name
         self.process = process
         self.events: list[dict] = []
+        self.read_at: list[float] = []  # trio.current_time() when each event was read
         self.ended = False
         self._changed = trio.lowlevel.ParkingLot()
 
@@ -63,6 +64,7 @@ class LineProcess:
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 self.events.append(json.loads(line))
+                self.read_at.append(trio.current_time())
             self._changed.unpark_all()
             if len(buffer) > MAX_LINE:
                 raise ProcessFailed(f"{self.name} wrote a line over {MAX_LINE} bytes")

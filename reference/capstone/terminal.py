@@ -17,17 +17,20 @@ and reads commands from standard input, one per line:
 ================  =========================================================
 
 Messages are printed as they are shown, once the member's storage with
-them is saved (a message on the screen survives a SIGKILL), numbered from 1 in the order this
-member showed them (``[3] bob -> [1]: yes`` is bob's reply to the first).
+them is saved (a message on the screen survives a SIGKILL), numbered
+from 1 in the order this member showed them (``[3] bob -> [1]: yes`` is
+bob's reply to the first). After a restart, what the member had shown
+before comes first (``"restored": true`` in JSON).
 
 With ``--json`` every output line is one JSON object instead, for a
 program to read: ``{"event": "ready"}`` once the member is subscribed,
 ``{"event": "shown", "n": 3, "id": ["bob", 1], ...}`` per message,
 ``{"event": "posted", "id": [...]}``, ``{"event": "history", "shown":
 [...]}``, ``{"event": "synced"}`` and ``{"event": "error", "error":
-"..."}`` for a command that could not be done. A test drives a member by
-writing a command and waiting, under a deadline, for the line that
-answers it: nothing is timed, so nothing needs a sleep.
+"..."}`` for a command that could not be done. ``--script FILE`` reads
+the commands from a file instead, and stops at its end. A test drives a
+member by writing a command and waiting, under a deadline, for the line
+that answers it: nothing is timed, so nothing needs a sleep.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import trio
 
@@ -192,3 +196,10 @@ async def stdin_lines() -> AsyncIterator[str]:
                 raise ValueError(f"an input line longer than {MAX_LINE} bytes")
     if buffer:
         yield buffer.decode("utf-8", "replace")
+
+
+async def script_lines(path: str | Path) -> AsyncIterator[str]:
+    """The lines of a script file (a file cannot be polled as standard input is)."""
+    async with await trio.open_file(path, encoding="utf-8") as script:
+        async for line in script:
+            yield line.rstrip("\r\n")

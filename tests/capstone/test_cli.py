@@ -16,7 +16,7 @@ from reference.capstone.__main__ import main
 from reference.capstone.credentials import load_member
 from reference.capstone.member import Shown
 from reference.capstone.secure_broker import SecureBroker
-from reference.capstone.terminal import Terminal, run_member
+from reference.capstone.terminal import Terminal, run_member, script_lines
 
 DEADLINE = 20
 
@@ -91,3 +91,9 @@ async def test_each_command_of_a_scripted_member_gets_its_json_answer(tmp_path):
         ("shown", True),
         ("ready", None),
     ]
+
+
+async def test_a_script_file_is_read_line_by_line(tmp_path):
+    script = tmp_path / "script.txt"
+    script.write_text("hello\r\n/reply 1 yes\n/history")
+    assert [line async for line in script_lines(script)] == ["hello", "/reply 1 yes", "/history"]
