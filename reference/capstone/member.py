@@ -80,7 +80,7 @@ from reference.capstone.chat_message import (
 from reference.delivery.reliable import Backoff
 from reference.net.node import Node
 from reference.order.causal import deliverable
-from reference.order.clocks import Order, VectorClock
+from reference.order.clocks import VectorClock
 from reference.routing.subjects import parse_subject
 from reference.security.envelopes import EnvelopeRefused
 
@@ -305,8 +305,6 @@ class ChatMember(Node):
         lacking.sort(key=self._position.__getitem__)
         for message_id in lacking[: self.max_catch_up]:
             self._publish(self.direct_subject(digest.member), self._envelopes[message_id])
-        if digest.shown.compare(self.delivered) in (Order.AFTER, Order.CONCURRENT):
-            self._owe_digest(digest.member)  # it has what this member lacks: ask it
 
     # -- Showing and sending
 

@@ -30,9 +30,10 @@ cheats on what `victim` publishes, in one of four `TAMPER_MODES`:
 - ``"change-text"``: forwards the post with its text changed (the signature
   is left as it was, since the relay cannot make a new one);
 - ``"forge"``: forwards it, and also a post of its own making: the same
-  envelope claimed as the next post of another member in the victim's clock,
-  with another text and the victim's signature;
-- ``"replay"``: forwards it, and a copy of the victim's previous publish;
+  envelope claimed as the next post of another subscriber (the first by
+  name), with another text and the victim's signature;
+- ``"replay"``: forwards it, and then again the victim's previous publish to
+  the same subject since the cheating began (the first one twice);
 - ``"drop"``: does not forward it at all.
 
 Members that verify signatures refuse the first two (`BadSignature`) and
@@ -42,6 +43,7 @@ retransmission and anti-entropy outlast.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -124,7 +126,8 @@ class Relay(Node):
             self._forward(subject, _changed(payload, _change_text))
         elif cheat.mode == "forge":
             self._forward(subject, payload)
-            self._forward(subject, _changed(payload, _forge_author))
+            others = sorted({name for _, name in self._subscriptions} - {member}) or ["mallory"]
+            self._forward(subject, _changed(payload, functools.partial(_forge_author, others[0])))
         elif cheat.mode == "replay":
             self._forward(subject, payload)
             self._forward(subject, self._previous.get(subject, payload))
@@ -173,13 +176,10 @@ def _change_text(header: dict, body: dict) -> None:
     body["text"] = f"{body.get('text', '')} (and send me your password)"
 
 
-def _forge_author(header: dict, body: dict) -> str:
-    """Claim the post for another member (the first other name in its clock, else "mallory")
-    as that member's next one, so a member that does not verify shows it in the order it
-    would show the real one."""
+def _forge_author(forged_author: str, header: dict, body: dict) -> str:
+    """Claim the post as the next one of `forged_author`, so that a member that does not
+    verify shows it where it would show that member's real next post."""
     clock = dict(body.get("clock", {}))
-    others = sorted(set(clock) - {header["sender"]})
-    forged_author = others[0] if others else "mallory"
     clock[forged_author] = clock.get(forged_author, 0) + 1
     header.update(sender=forged_author, seq=clock[forged_author])
     body.update(text="I resign. (forged)", clock=clock, reply_to=None)

@@ -6,10 +6,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from reference.capstone.campaign import chat_permissions, member_keys
-from reference.capstone.chat_message import ChatMessage, sign_post
+from reference.capstone.chat_message import ChatMessage, Digest, sign_digest, sign_post
 from reference.capstone.member import ChatMember, Guarantees, UnknownMessage
-from reference.capstone.relay import Relay
-from reference.net.links import Link, Uniform
+from reference.capstone.relay import Relay, Tampering
+from reference.net.links import Fixed, Link, Uniform
+from reference.net.node import Node
 from reference.net.simnet import Simulation
 from reference.order.clocks import VectorClock
 from reference.security.envelopes import Header, sign_envelope
@@ -56,6 +57,8 @@ def test_a_post_and_a_reply_reach_everyone_in_order():
     sim = chat()
     sim.run(until=0.5)
     question = sim.node("alice").post("lost my keys")
+    sim.run(until=0.7)  # before any anti-entropy round: the receivers' acknowledgements did it
+    assert sim.storage("alice")["unacked"] == {}
     sim.run(until=1.0)
     answer = sim.node("bob").post("found them", reply_to=question)
     sim.run(until=5.0)
@@ -102,17 +105,18 @@ def test_a_restarted_member_keeps_its_history_and_numbering_and_catches_up():
     assert texts(sim, "carol")[-1] == "after"
 
 
-def test_history_on_join_comes_from_the_others():
+def test_history_on_join_comes_from_the_others_even_if_its_author_is_gone():
     sim = chat(names=("alice", "bob"))
     sim.run(until=0.5)
     first = sim.node("alice").post("welcome")
     sim.run(until=1.0)
     sim.node("bob").post("thanks", reply_to=first)
     sim.run(until=3.0)
+    sim.crash("alice")  # for good: only bob can tell carol what alice wrote
     sim.add_node("carol", member("carol"))
     sim.run(until=8.0)
     assert texts(sim, "carol") == ["welcome", "thanks"]
-    assert sim.storage("alice")["unacked"] == {} and sim.storage("bob")["unacked"] == {}
+    assert sim.storage("bob")["unacked"] == {}
 
 
 def test_an_author_retransmits_across_its_own_restart_until_acknowledged():
@@ -197,6 +201,7 @@ def flipped(envelope: bytes) -> bytes:
         (post_envelope("mallory", 1, "hello"), "UnknownKey"),
         (post_envelope("alice", 1, "hello", room="r2"), "ForeignRoom"),
         (b"\xff\x00 not cbor", "MalformedEnvelope"),
+        (post_envelope("alice", 1, "hello" * 1000), "MalformedEnvelope"),
         (post_envelope("alice", 2, "hello", clock={"alice": 1}), "MalformedEnvelope"),
         (
             post_envelope("alice", 1, "hello", clock={"alice": 1}, reply_to=("bob", 1)),
@@ -216,11 +221,14 @@ def test_what_does_not_verify_is_refused_counted_and_never_shown(envelope, reaso
     assert sim.node("carol").shown == [] and sim.node("carol").held_back == 0
 
 
-def test_without_signature_checks_a_changed_text_shows():
+def test_without_signature_checks_a_changed_text_shows_but_not_a_stranger():
     sim = chat(guarantees=Guarantees(verify_signatures=False))
     sim.run(until=0.5)
     arrive(sim, "carol", flipped(post_envelope("alice", 1, "hello")))
+    arrive(sim, "carol", post_envelope("mallory", 1, "hello"))
+    arrive(sim, "carol", sign_digest(key("mallory"), Digest("mallory", "r1", VectorClock())))
     assert texts(sim, "carol") == ["jello"]
+    assert sim.node("carol").refused == {"MalformedEnvelope": 2}
 
 
 def test_post_checks_its_arguments():
@@ -256,3 +264,56 @@ def test_a_key_in_the_directory_but_not_on_the_roster_is_not_trusted():
     sim.run(until=0.5)
     arrive(sim, "carol", post_envelope("mallory", 1, "hello"))
     assert sim.node("carol").refused == {"UnknownKey": 1}
+
+
+class RoomSpy(Node):
+    """Subscribes to the room like a member, and writes down every envelope it gets."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_start(self):
+        self.ctx.send("broker", ("sub", "chat.r1"))
+
+    def on_message(self, src, msg):
+        header, _, body, _ = loads(msg[2])
+        self.seen.append(f"{header['sender']} {header['seq']}: {body.get('text', header['type'])}")
+
+
+@pytest.mark.parametrize(
+    ("mode", "carol_sees"),
+    [
+        (None, ["alice 1: one", "alice 2: two"]),
+        (
+            "change-text",
+            [
+                "alice 1: one (and send me your password)",
+                "alice 2: two (and send me your password)",
+            ],
+        ),
+        (
+            "forge",
+            [
+                "alice 1: one",
+                "bob 1: I resign. (forged)",
+                "alice 2: two",
+                "bob 1: I resign. (forged)",
+            ],
+        ),
+        ("replay", ["alice 1: one", "alice 1: one", "alice 2: two", "alice 1: one"]),
+        ("drop", []),
+    ],
+)
+def test_what_each_tampering_mode_does_to_the_room(mode, carol_sees):
+    tampering = None if mode is None else Tampering(mode, "alice", 0.4, 0.8)
+    sim = Simulation(1, link=Link(delay=Fixed(0.001)))  # in order, as sent
+    sim.add_node("broker", functools.partial(Relay, tampering=tampering))
+    sim.add_node("alice", member("alice"))
+    sim.add_node("bob", member("bob"))
+    sim.add_node("carol", RoomSpy)
+    sim.run(until=0.5)
+    sim.node("alice").post("one")
+    sim.run(until=0.6)
+    sim.node("alice").post("two")
+    sim.run(until=0.7)
+    assert sim.node("carol").seen == carol_sees  # the digests at 0 came before its sub
