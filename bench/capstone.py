@@ -5,24 +5,27 @@ Run: .venv/bin/python bench/capstone.py
 1. End to end, as processes on loopback: the secure broker
    (`python -m reference.capstone broker`) and 3, then 10, members
    (`... member --json`) in one room, started by
-   reference/capstone/process_runs.py. Once all are ready, every member is
-   handed its share of MESSAGES posts at once (lines written to its input,
-   without waiting), and the clock runs until every member has shown every
-   post. Each post travels: the author's terminal, its member (sign, save
-   its storage to SQLite), mutual TLS to the broker, fan-out, TLS to each
-   member (verify the signature, causal order, save), its terminal. The
-   figures: posts shown everywhere per second, and the latency of each
-   (post, member) delivery, from the moment the author's "posted" line is
-   read to the moment the member's "shown" line is: p50 and p99. Both
-   lines are read by this process, so its own reading is in the figures;
-   on 2 cores 10 members and a broker share the CPU with it.
+   reference/capstone/process_runs.py. Each post travels: the author's
+   terminal, its member (sign, save its storage to SQLite), mutual TLS to
+   the broker, fan-out, TLS to each member (verify the signature, causal
+   order, save), its terminal. Two workloads, once all are ready:
+   *paced*, PACED_POSTS posts one at a time, the next once every member
+   has shown the last (latency without queueing); and *burst*, BURST_POSTS
+   posts written to the members' inputs all at once (throughput, and the
+   queueing it costs). The figures: posts shown by every member per
+   second, and the latency of each (post, other member) delivery, from
+   the moment the author's "posted" line is read to the moment the
+   member's "shown" line is: p50 and p99. This process reads both lines,
+   so its own reading is in the figures; on 2 cores the broker and 10
+   members share the CPU with it.
 2. The fault campaign on the simulator (reference/capstone/campaign.py,
    `run_campaign`): CAMPAIGN_SEEDS runs of the chat under loss,
    duplication, partitions, crashes, broker restarts and tampering, each
    checked; runs per wall second (the best of REPEATS).
 
-The last line is JSON: `chat_msgs_per_s_10_members`, `campaign_runs_per_s`,
-with the 3-member figures and the latencies alongside.
+The last line is JSON: `chat_msgs_per_s_10_members` (the burst, 10
+members) and `campaign_runs_per_s`, with the 3-member figure and every
+latency alongside.
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ one with SIGKILL and start it again. `open_chat` does that::
         await chat.restart("alice")
 
 A reader task per member parses each JSON line of its output into
-`events`; every wait (`expect`, `wait_shown`) is "until a line says so",
-so the caller puts a deadline around it (`trio.fail_after`) and nothing
-waits a fixed time. A command's answer is found by its position: the
+`events` (and the time it was read into `read_at`, for latencies);
+every wait (`expect`, `wait_shown`) is "until a line says so", so the
+caller puts a deadline around it (`trio.fail_after`) and nothing waits a
+fixed time. A command's answer is found by its position: the
 first matching event after the command was written. The credentials come
 from `credentials.setup` unless the directory already has them.
 """
