@@ -5,7 +5,12 @@ import math
 import time
 from typing import ClassVar
 
-from exercises.graders.ch08 import EDIT_PREFIX, ReferenceBucket, reference_resolve_edits
+from exercises.graders.ch08 import (
+    EDIT_PREFIX,
+    ReferenceBucket,
+    ReferenceEditingMember,
+    reference_resolve_edits,
+)
 from reference.capstone.member import ChatMember, Shown, UnknownMessage
 from reference.order.clocks import Order, VectorClock
 
@@ -140,15 +145,7 @@ def largest_rank_per_message(shown):
 # --- Task 2: EditingMember --------------------------------------------------------------------
 
 
-class Editing(ChatMember):
-    """The right member, for the mutants to change one part of."""
-
-    def edit(self, message_id, text):
-        return self.post(EDIT_PREFIX + text, reply_to=message_id)
-
-    @property
-    def texts(self):
-        return reference_resolve_edits(self.shown)
+Editing = ReferenceEditingMember  # the right member, for the mutants to change one part of
 
 
 class TargetInTheText(Editing):
